@@ -1,0 +1,11 @@
+//! claude-accounts: makes a Home Manager generation's declared Claude Code
+//! accounts hold on disk, at activation and at every launch, without losing
+//! anything Claude Code or the user wrote.
+//!
+//! One module per concern; `main.rs` only parses arguments and calls [`cli`].
+
+pub mod activate;
+pub mod apply;
+pub mod cli;
+pub mod jsonfile;
+pub mod manifest;
