@@ -278,12 +278,10 @@ impl Walk<'_> {
                 if let Some(Value::Object(v)) = live.get_mut(key) {
                     return self.merge(Some(d), l.and_then(Value::as_object), v);
                 }
-            } else if let Some(d) = strings(d) {
-                match live.get(key) {
-                    None => return self.ensure_set(key, &d, l, live),
-                    Some(v) if is_string_array(v) => return self.ensure_set(key, &d, l, live),
-                    Some(_) => {}
-                }
+            } else if let Some(d) = strings(d)
+                && live.get(key).is_none_or(is_string_array)
+            {
+                return self.ensure_set(key, &d, l, live);
             }
         }
         self.replace(key, d, l, live);
@@ -927,7 +925,9 @@ mod tests {
 
         /// desired, last applied, live, policy. The last-applied record is
         /// absent, unrelated or a variant of desired; live is unrelated, or the
-        /// result of the last apply, possibly edited since (merge patch).
+        /// result of the last apply, possibly edited since (merge patch, string
+        /// array elements added or removed), with
+        /// foreign top-level keys (`u`, `v` first, `w` last) Nix never owns.
         #[derive(Debug, Clone)]
         struct Case {
             desired: Map<String, Value>,
@@ -939,41 +939,82 @@ mod tests {
         fn case() -> impl Strategy<Value = Case> {
             (
                 (object(), object(), 0..3usize),
-                (object(), object(), 0..3usize),
+                (object(), object(), 0..4usize, any::<u64>()),
                 0..POLICIES.len(),
+                foreign(vec!["u", "v"]),
+                foreign(vec!["w"]),
             )
-                .prop_map(|((desired, other, l_sel), (base, edit, live_sel), p)| {
-                    let policy = POLICIES[p];
-                    let last = match l_sel {
-                        0 => None,
-                        1 => Some(other),
-                        _ => {
-                            let mut l = Value::Object(desired.clone());
-                            json_patch::merge(&mut l, &Value::Object(other));
-                            l.as_object().cloned()
-                        }
-                    };
-                    let live = match live_sel {
-                        0 => base,
-                        _ => {
-                            let mut live = base;
-                            if let Some(l) = &last {
-                                apply(l, None, &mut live, &policy);
+                .prop_map(
+                    |((desired, other, l_sel), (base, edit, live_sel, bits), p, front, back)| {
+                        let policy = POLICIES[p];
+                        let last = match l_sel {
+                            0 => None,
+                            1 => Some(other),
+                            _ => {
+                                let mut l = Value::Object(desired.clone());
+                                json_patch::merge(&mut l, &Value::Object(other));
+                                l.as_object().cloned()
                             }
-                            let mut live = Value::Object(live);
-                            if live_sel == 2 {
-                                json_patch::merge(&mut live, &Value::Object(edit));
+                        };
+                        let live = match live_sel {
+                            0 => base,
+                            _ => {
+                                let mut live = base;
+                                if let Some(l) = &last {
+                                    apply(l, None, &mut live, &policy);
+                                }
+                                let mut live = Value::Object(live);
+                                if live_sel == 2 {
+                                    json_patch::merge(&mut live, &Value::Object(edit));
+                                }
+                                if live_sel >= 2 {
+                                    edit_string_arrays(&mut live, &mut { bits });
+                                }
+                                live.as_object().cloned().unwrap_or_default()
                             }
-                            live.as_object().cloned().unwrap_or_default()
+                        };
+                        let live = front.into_iter().chain(live).chain(back).collect();
+                        Case {
+                            desired,
+                            last,
+                            live,
+                            policy,
                         }
-                    };
-                    Case {
-                        desired,
-                        last,
-                        live,
-                        policy,
+                    },
+                )
+        }
+
+        /// Someone edits string arrays: appends an element (maybe Nix's,
+        /// maybe `u`, never Nix's) or removes the first one, as `bits` say.
+        fn edit_string_arrays(v: &mut Value, bits: &mut u64) {
+            let mut take = |n: u32| {
+                let b = *bits & ((1 << n) - 1);
+                *bits = bits.rotate_right(n);
+                b
+            };
+            match v {
+                Value::Object(m) => m.values_mut().for_each(|v| edit_string_arrays(v, bits)),
+                Value::Array(a) if a.iter().all(Value::is_string) => match take(2) {
+                    1 => a.push(Value::from(["x", "y", "z", "u"][take(2) as usize])),
+                    2 if !a.is_empty() => {
+                        a.remove(0);
                     }
-                })
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+
+        fn foreign(keys: Vec<&'static str>) -> impl Strategy<Value = Vec<(String, Value)>> {
+            prop::collection::vec((select(keys).prop_map(str::to_owned), value()), 0..3)
+        }
+
+        /// The test's own reading of `Policy::atomic`.
+        fn atomic(policy: &Policy, path: &[String]) -> bool {
+            policy.atomic.iter().any(|pattern| {
+                pattern.len() == path.len()
+                    && pattern.iter().zip(path).all(|(p, k)| *p == "*" || p == k)
+            })
         }
 
         fn applied(c: &Case) -> (Map<String, Value>, Report) {
@@ -1007,7 +1048,7 @@ mod tests {
                 let ruler = dk.or(lk);
                 if ruler.is_none() {
                     out.insert(key.clone(), v.clone());
-                } else if policy.is_atomic(path) {
+                } else if atomic(policy, path) {
                     // owned whole
                 } else if let (Value::Object(v), Some(Value::Object(_))) = (v, ruler) {
                     let inner = unowned(v, dk, lk.filter(|l| l.is_object()), path, policy);
@@ -1075,7 +1116,7 @@ mod tests {
                 path.len() - 1
             };
             (1..=end).any(|n| {
-                at(d, &path[..n]).is_some_and(|v| !v.is_object() || policy.is_atomic(&path[..n]))
+                at(d, &path[..n]).is_some_and(|v| !v.is_object() || atomic(policy, &path[..n]))
             })
         }
 
@@ -1092,9 +1133,9 @@ mod tests {
             for (key, d) in d {
                 path.push(key.clone());
                 let got = at(live, path);
-                let atomic = policy.is_atomic(path);
+                let whole = atomic(policy, path);
                 match d {
-                    Value::Object(d) if !atomic => {
+                    Value::Object(d) if !whole => {
                         if got.is_some_and(Value::is_object) {
                             check_desired(d, live, path, policy, objects, bad);
                         } else {
@@ -1102,7 +1143,7 @@ mod tests {
                         }
                     }
                     _ if objects => {}
-                    d if !atomic && is_string_array(d) => {
+                    d if !whole && is_string_array(d) => {
                         let holds = got.is_some_and(|g| {
                             is_string_array(g)
                                 && d.as_array()
@@ -1118,6 +1159,56 @@ mod tests {
                         if got != Some(d) {
                             bad.push(format!("{path:?}: declared {d}, got {got:?}"));
                         }
+                    }
+                }
+                path.pop();
+            }
+        }
+
+        /// Collects what Nix owned last time, no longer declares, and still
+        /// finds unchanged after apply (pruning left it behind): unchanged
+        /// leaves and atomic values, dropped string-set elements, and owned
+        /// containers left empty.
+        fn check_pruned(
+            last: &Map<String, Value>,
+            d: Option<&Value>,
+            after: Option<&Value>,
+            path: &mut Vec<String>,
+            policy: &Policy,
+            bad: &mut Vec<String>,
+        ) {
+            for (key, l) in last {
+                path.push(key.clone());
+                let (d, after) = (child(d, key), child(after, key));
+                let same_shape = |d: &Value| {
+                    (d.is_object() && l.is_object()) || (is_string_array(d) && is_string_array(l))
+                };
+                if atomic(policy, path) || !(l.is_object() || is_string_array(l)) {
+                    if d.is_none() && after == Some(l) {
+                        bad.push(format!("{path:?}: undeclared {l} left in place"));
+                    }
+                } else if d.is_some_and(|d| !same_shape(d)) {
+                    // Declared as something else now: replaced, see P4.
+                } else if let Value::Object(l) = l {
+                    if d.is_none()
+                        && after.is_some_and(|a| a.as_object().is_some_and(Map::is_empty))
+                    {
+                        bad.push(format!("{path:?}: owned object left empty"));
+                    }
+                    check_pruned(l, d, after, path, policy, bad);
+                } else {
+                    let declared = d.and_then(Value::as_array);
+                    let live = after
+                        .filter(|a| is_string_array(a))
+                        .and_then(Value::as_array);
+                    for e in l.as_array().into_iter().flatten() {
+                        let dropped = !declared.is_some_and(|d| d.contains(e));
+                        if dropped && live.is_some_and(|a| a.contains(e)) {
+                            bad.push(format!("{path:?}: dropped element {e} left in place"));
+                        }
+                    }
+                    if d.is_none() && live.is_some_and(Vec::is_empty) {
+                        bad.push(format!("{path:?}: owned array left empty"));
                     }
                 }
                 path.pop();
@@ -1166,7 +1257,7 @@ mod tests {
                                 v.and_then(Value::as_array)
                                     .is_some_and(|a| a.contains(e))
                             };
-                            declared.is_some_and(|d| !is_string_array(d) || c.policy.is_atomic(&path))
+                            declared.is_some_and(|d| !is_string_array(d) || atomic(&c.policy, &path))
                                 || (owned_elem(last) && !owned_elem(declared))
                         }
                         Fact::Leaf(v) => {
@@ -1226,6 +1317,27 @@ mod tests {
                     serde_json::to_string(&partial).unwrap_or_default()
                 );
                 prop_assert_eq!(full_report, partial_report);
+            }
+
+            #[test]
+            fn pruning_is_complete(c in case()) {
+                let (after, _) = applied(&c);
+                let mut bad = Vec::new();
+                if let Some(last) = &c.last {
+                    let d = Value::Object(c.desired.clone());
+                    let after = Value::Object(after);
+                    check_pruned(last, Some(&d), Some(&after), &mut Vec::new(), &c.policy, &mut bad);
+                }
+                prop_assert!(bad.is_empty(), "{:#?}", bad);
+            }
+
+            #[test]
+            fn report_is_in_path_order_and_paths_never_nest(c in case()) {
+                let (_, report) = applied(&c);
+                for pair in report.changes.windows(2) {
+                    let (a, b) = (&pair[0].path, &pair[1].path);
+                    prop_assert!(a < b && !b.starts_with(a), "{:?} then {:?}", a, b);
+                }
             }
         }
     }
