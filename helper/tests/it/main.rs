@@ -1,0 +1,5 @@
+//! Integration tests, one binary: each module tests one concern; shared
+//! helpers are in `common`.
+
+mod common;
+mod fake_claude;
