@@ -8,4 +8,5 @@ pub mod activate;
 pub mod apply;
 pub mod cli;
 pub mod jsonfile;
+pub mod lock;
 pub mod manifest;

@@ -3,3 +3,4 @@
 
 mod common;
 mod fake_claude;
+mod session_lock;
