@@ -9,4 +9,5 @@ pub mod apply;
 pub mod cli;
 pub mod context;
 pub mod jsonfile;
+pub mod lock;
 pub mod manifest;

@@ -1,131 +1,247 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration test modules.
 
-use std::collections::HashMap;
-use std::ffi::OsString;
+#![allow(dead_code)] // each module uses its own subset
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-/// A temporary directory with its own `HOME` holding a git config with a
-/// user, so git commands run hermetically (`GIT_CONFIG_NOSYSTEM=1`, no
-/// `GIT_*` variable of the test process leaks in).
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The fake `claude` built from `src/bin/fake-claude.rs`.
+pub const FAKE_CLAUDE: &str = env!("CARGO_BIN_EXE_fake-claude");
+
+/// How long [`wait_until`] waits before failing: generous, because the
+/// machines running the tests are shared and slow; it is a deadline for a
+/// broken test, not a speed requirement.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A private directory tree for one test: `home/`, `config/` (an account's
+/// `CLAUDE_CONFIG_DIR`) and `work/` (a cwd), all created, paths canonical.
 pub struct Sandbox {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
+    _dir: TempDir,
+    pub root: PathBuf,
+    pub home: PathBuf,
+    pub config: PathBuf,
+    pub work: PathBuf,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("creating a temp dir");
-        let root = dir.path().canonicalize().expect("canonical temp dir");
-        let sandbox = Sandbox { _dir: dir, root };
-        sandbox.write(
-            "home/.gitconfig",
-            "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
-        );
-        sandbox
-    }
-
-    /// The canonical path of `relative` inside the sandbox.
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.root.join(relative)
-    }
-
-    /// Creates `relative` and its parents; returns its path.
-    pub fn mkdir(&self, relative: &str) -> PathBuf {
-        let path = self.path(relative);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
-        path
-    }
-
-    /// Writes `contents` to `relative`, creating parents; returns its path.
-    pub fn write(&self, relative: &str, contents: &str) -> PathBuf {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().expect("a parent"))
-            .unwrap_or_else(|e| panic!("creating the parent of {}: {e}", path.display()));
-        std::fs::write(&path, contents)
-            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-        path
-    }
-
-    /// The environment tests run git (and the code under test) in.
-    pub fn env(&self) -> Env {
-        let mut vars = HashMap::new();
-        if let Some(path) = std::env::var_os("PATH") {
-            vars.insert("PATH".to_string(), path);
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let root = dir
+            .path()
+            .canonicalize()
+            .expect("canonicalizing the tempdir");
+        let sub = |name: &str| {
+            let p = root.join(name);
+            fs::create_dir(&p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
+            p
+        };
+        Sandbox {
+            home: sub("home"),
+            config: sub("config"),
+            work: sub("work"),
+            root,
+            _dir: dir,
         }
-        vars.insert("HOME".to_string(), self.path("home").into());
-        vars.insert("GIT_CONFIG_NOSYSTEM".to_string(), "1".into());
-        Env(vars)
     }
 
-    /// Runs git in `cwd` with [`Sandbox::env`]; panics unless it succeeds.
-    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
-        self.env()
-            .git(cwd, args)
-            .unwrap_or_else(|stderr| panic!("git {args:?} in {} failed: {stderr}", cwd.display()))
+    /// `fake-claude` with a clean environment: only `PATH`,
+    /// `HOME=<home>`, `CLAUDE_CONFIG_DIR=<config>`, in `<work>`.
+    pub fn fake(&self) -> Command {
+        let mut cmd = Command::new(FAKE_CLAUDE);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("CLAUDE_CONFIG_DIR", &self.config)
+            .current_dir(&self.work)
+            .stdin(Stdio::null());
+        cmd
     }
 
-    /// `git init` of a new repository `relative` with one empty commit.
-    pub fn repo(&self, relative: &str) -> PathBuf {
-        let path = self.mkdir(relative);
-        self.git(&path, &["init", "--quiet"]);
-        self.git(
-            &path,
-            &["commit", "--quiet", "--allow-empty", "-m", "initial"],
-        );
-        path
-    }
-}
-
-/// A set of environment variables, given to the code under test as a
-/// lookup function and to child processes as their whole `GIT_*`, `PATH`
-/// and `HOME` environment.
-#[derive(Clone)]
-pub struct Env(HashMap<String, OsString>);
-
-impl Env {
-    pub fn set(mut self, name: &str, value: impl Into<OsString>) -> Env {
-        self.0.insert(name.to_string(), value.into());
-        self
-    }
-
-    /// The lookup function code under test takes.
-    pub fn lookup(&self) -> impl Fn(&str) -> Option<OsString> + '_ {
-        |name| self.0.get(name).cloned()
-    }
-
-    /// Runs git in `cwd` with this environment: its stdout, or its stderr.
-    /// The git binary is found through the test process's `PATH`, so a test
-    /// can hide git from the code under test and still use it.
-    pub fn git(&self, cwd: &Path, args: &[&str]) -> Result<String, String> {
-        let mut command = Command::new(test_git());
-        command.args(args).current_dir(cwd).env("LC_ALL", "C");
-        for (name, _) in std::env::vars_os() {
-            let text = name.to_string_lossy();
-            if text.starts_with("GIT_") || text == "HOME" || text == "PATH" {
-                command.env_remove(&name);
-            }
-        }
-        command.envs(&self.0);
-        let output = command
+    /// `git` with a clean, predictable environment, in `dir`; returns stdout.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir)
             .output()
-            .unwrap_or_else(|e| panic!("running git {args:?}: {e}"));
-        if output.status.success() {
-            Ok(String::from_utf8(output.stdout).expect("UTF-8 git output"))
-        } else {
-            Err(String::from_utf8_lossy(&output.stderr).into_owned())
-        }
+            .expect("running git");
+        assert!(
+            out.status.success(),
+            "git {args:?} in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("git output is UTF-8")
+    }
+
+    /// A fresh repository with one commit at `dir` (created).
+    pub fn init_repo(&self, dir: &Path) {
+        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        self.git(dir, &["init", "--quiet"]);
+        self.git(dir, &["commit", "--quiet", "--allow-empty", "-m", "init"]);
     }
 }
 
-/// The git binary on the test process's `PATH`.
-fn test_git() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join("git"))
-                .find(|candidate| candidate.is_file())
-        })
-        .expect("git on PATH: these tests need real git")
+/// Runs `cmd` to completion, capturing its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+/// Runs `cmd` and requires it to succeed.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// The JSON lines of a `.jsonl` file.
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    read(path)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {l}: {e}", path.display())))
+        .collect()
+}
+
+/// Writes `text` to `path`, creating parent directories.
+pub fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    }
+    fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// `JSON.stringify(v, null, 2)`, Claude's layout.
+pub fn claude_layout(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("serializing")
+}
+
+/// Permission bits of `path` (not following a symlink).
+pub fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// Names in directory `dir`, sorted (empty when it does not exist).
+pub fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+        Err(e) => panic!("listing {}: {e}", dir.display()),
+    };
+    names.sort();
+    names
+}
+
+/// Polls `cond` until it holds; fails the test after [`PATIENCE`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "gave up waiting until {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name: state is [0],
+/// ppid [1], pgrp [2], session [3].
+pub fn proc_stat(pid: u32) -> Option<Vec<String>> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn is_alive(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|f| f[0] != "Z")
+}
+
+pub fn kill(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// SIGKILLs a process when dropped, so a failing test leaves nothing behind.
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: as above; the process may already be gone.
+        unsafe { libc::kill(self.0 as libc::pid_t, libc::SIGKILL) };
+    }
+}
+
+/// A child process that is SIGKILLed and reaped when dropped.
+pub struct Reaped(pub Child);
+
+impl Reaped {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What the descriptors of process `pid` point to.
+pub fn fd_targets(pid: u32) -> Vec<PathBuf> {
+    let dir = format!("/proc/{pid}/fd");
+    fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("listing {dir}: {e}"))
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .collect()
 }

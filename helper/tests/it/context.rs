@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use claude_accounts::context::{Context, Kind, detect};
 use pretty_assertions::assert_eq;
 
-use crate::common::{Env, Sandbox};
+use crate::git_sandbox::{Env, Sandbox};
 
 /// The three paths of a context, as detected or as git reports them.
 #[derive(Debug, PartialEq)]
