@@ -76,8 +76,9 @@ pub struct Context {
     pub common_dir: Option<PathBuf>,
     /// The top level of the work tree (`None` for [`Kind::Bare`]).
     pub worktree: Option<PathBuf>,
-    /// The directory Claude Code keys `.claude.json` `projects` by, see
-    /// [`claude_project_key`]. `None` for [`Kind::NotGit`] and [`Kind::Bare`],
+    /// The directory Claude Code keys `.claude.json` `projects` by: the work
+    /// tree's top level, the main checkout's for a linked work tree (see
+    /// `claude_project_key`). `None` for [`Kind::NotGit`] and [`Kind::Bare`],
     /// where Claude Code keys by the session's working directory.
     pub project_key: Option<PathBuf>,
     /// Why `git rev-parse` was asked (for `status` and debugging); `None`
@@ -100,9 +101,10 @@ const GIT_DISCOVERY_VARS: &[&str] = &[
     "GIT_CONFIG_COUNT",
 ];
 
-/// Variables handed to `git rev-parse` from the `env` given to [`detect`];
-/// every other `GIT_*` variable of this process is removed from its
-/// environment, so git sees exactly the environment [`detect`] was given.
+/// Variables `git rev-parse` gets from (or, when unset there, not at all
+/// despite) the `env` given to [`detect`], besides [`GIT_DISCOVERY_VARS`]
+/// and `GIT_CONFIG_KEY_<n>`/`GIT_CONFIG_VALUE_<n>`; every other `GIT_*`
+/// variable of this process is removed, so what git reads matches `env`.
 const GIT_CHILD_VARS: &[&str] = &[
     "PATH",
     "HOME",
@@ -140,7 +142,7 @@ pub fn detect(cwd: &Path, env: &impl Fn(&str) -> Option<OsString>) -> Context {
 /// uses the bare repository's parent directory too (anthropics/claude-code
 /// #27994); kept that way so trust entries are found where Claude writes
 /// them. Uncertain upstream behaviour: change it here only.
-pub fn claude_project_key(
+fn claude_project_key(
     kind: Kind,
     worktree: Option<&Path>,
     common_dir: Option<&Path>,
@@ -411,7 +413,7 @@ fn read_settings(path: &Path) -> Result<Settings, String> {
 
 /// Why a `.git` file cannot be used, in git's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitfileError {
+enum GitfileError {
     /// It does not start with `gitdir: `.
     InvalidFormat,
     /// `gitdir: ` is followed by no path.
@@ -434,7 +436,7 @@ impl std::fmt::Display for GitfileError {
 /// (`read_gitfile_gently`): it starts with exactly `gitdir: `, trailing CR
 /// and LF characters are dropped, and the rest, spaces included, is the
 /// path. A relative path is relative to the directory holding the file.
-pub fn parse_gitfile(contents: &[u8]) -> Result<&OsStr, GitfileError> {
+fn parse_gitfile(contents: &[u8]) -> Result<&OsStr, GitfileError> {
     if contents.contains(&0) {
         return Err(GitfileError::Nul);
     }
@@ -601,12 +603,14 @@ fn git_command(git: &Path, cwd: &Path, env: &impl Fn(&str) -> Option<OsString>) 
         }
     }
     let mut pass = |name: &str| {
-        if let Some(value) = env(name) {
-            command.env(name, value);
-        }
+        match env(name) {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
     };
-    GIT_CHILD_VARS.iter().for_each(|name| pass(name));
-    GIT_DISCOVERY_VARS.iter().for_each(|name| pass(name));
+    for name in GIT_CHILD_VARS.iter().chain(GIT_DISCOVERY_VARS) {
+        pass(name);
+    }
     let count = env("GIT_CONFIG_COUNT")
         .and_then(|count| count.to_str()?.trim().parse::<usize>().ok())
         .unwrap_or(0);

@@ -8,7 +8,10 @@
 //!   exits (crash, SIGKILL): there is never a stale lock to clean up, and
 //!   never a PID file in `/tmp`.
 //! * The descriptor is opened close-on-exec, so Claude and its children never
-//!   inherit it: a process left behind by Claude never keeps the lock.
+//!   inherit it: a process left behind by Claude never keeps the lock. (A
+//!   child forked by another thread holds a copy until it execs, so a
+//!   released lock may stay held for that moment; [`try_acquire`] retries
+//!   briefly for this and for a concurrent [`probe`].)
 //! * The lock file is never removed (removing a lock file lets two processes
 //!   lock two different inodes) and never followed if it is a symlink.
 //! * `session.json` beside it records who holds the lock (for `status` and

@@ -11,7 +11,7 @@
 //! | variable | effect |
 //! |---|---|
 //! | `FAKE_CLAUDE_REPORT=<file>` | at startup, atomically write `{args, env, cwd, pid, ppid, configDir, claudeJson, sessionId, openFds}` |
-//! | `FAKE_CLAUDE_LOG=<file>` | append one JSON line per event (`start`, `action`, `spawn-child`, `corrupted`, `signal`, `exit`) |
+//! | `FAKE_CLAUDE_LOG=<file>` | append one JSON line per event (`start`, `action`, `lock-held`, `spawn-child` with `childPid`, `corrupted`, `signal`, `exit`) |
 //! | `FAKE_CLAUDE_ACTIONS=<a,b,...>` | actions performed in order (below) |
 //! | `FAKE_CLAUDE_RUN_MS=<n>\|forever` | after the actions, stay alive n ms (or until a signal) |
 //! | `FAKE_CLAUDE_TERM_EXIT=<code>` | on SIGTERM exit with this code instead of dying by the signal |
@@ -29,10 +29,13 @@
 //! * `add-mcp:<name>`: user-scope stdio server `mcpServers.<name>`, like
 //!   `claude mcp add --scope user <name> -- fake-mcp-<name>` (replaces one of
 //!   the same name).
-//! * `set-model:<model>`: writes `model` into `settings.json` like `/model`.
+//! * `set-model:<model>`: writes `model` into `settings.json` like `/model`:
+//!   through ONE symlink hop (a second link at the target is replaced by a
+//!   file), temp file next to the target, rename; fails on a read-only target.
 //! * `set-key:<key>=<json>`: sets a top-level key of `.claude.json`.
 //! * `login[:<email>]`: writes `oauthAccount`, `userID`,
-//!   `hasCompletedOnboarding` into `.claude.json` and a `.credentials.json`.
+//!   `hasCompletedOnboarding` into `.claude.json` and a `.credentials.json`
+//!   (0600, written like `refresh-credentials`).
 //! * `refresh-credentials`: rotates the tokens in `.credentials.json` (fails
 //!   when there is none: not logged in).
 //! * `spawn-child:<secs>`: leaves a process (this binary in child mode) that
@@ -231,10 +234,14 @@ fn env_str(name: &str) -> Result<Option<String>, Stop> {
 
 impl Fake {
     fn from_env() -> Result<Fake, Stop> {
-        let home = env_path("HOME").ok_or_else(|| Stop::Usage("HOME is not set".into()))?;
         let (config_dir, claude_json) = match env_path("CLAUDE_CONFIG_DIR") {
             Some(dir) => (dir.clone(), dir.join(".claude.json")),
-            None => (home.join(".claude"), home.join(".claude.json")),
+            None => {
+                let home = env_path("HOME").ok_or_else(|| {
+                    Stop::Usage("neither CLAUDE_CONFIG_DIR nor HOME is set".into())
+                })?;
+                (home.join(".claude"), home.join(".claude.json"))
+            }
         };
         let cwd = std::env::current_dir()
             .map_err(|e| Stop::Failed(anyhow!("getting the current directory: {e}")))?;

@@ -2,6 +2,7 @@
 //! leave children behind.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -28,6 +29,15 @@ fn acquire(runtime: &Path, info: &SessionInfo) -> SessionLock {
     }
 }
 
+/// Waits until the lock of `runtime` is free. A released lock is not always
+/// free at once in a test process: a child forked by another test thread
+/// holds a copy of every descriptor (close-on-exec or not) until it execs.
+fn wait_free(runtime: &Path) {
+    wait_until("the lock is free", || {
+        lock::probe(runtime).unwrap() == Probe::Free
+    });
+}
+
 fn held_by(runtime: &Path, info: &SessionInfo) -> Option<SessionInfo> {
     match lock::try_acquire(runtime, info).unwrap() {
         Acquire::Acquired(_) => panic!("acquired a lock that should be held"),
@@ -36,10 +46,10 @@ fn held_by(runtime: &Path, info: &SessionInfo) -> Option<SessionInfo> {
 }
 
 /// A process outside this one holding the lock of `runtime` (util-linux
-/// `flock(1)`, else Python's `fcntl.flock`); the lock is held once
-/// [`lock::probe`] says so.
+/// `flock(1)`, else Python's `fcntl.flock`), returned once it says `locked`.
 fn external_holder(runtime: &Path) -> Child {
     let path = lock::lock_path(runtime);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
     let on_path = |tool: &str| {
         Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -53,7 +63,7 @@ fn external_holder(runtime: &Path) -> Child {
         let mut c = Command::new("sh");
         c.args([
             "-c",
-            r#"exec 9>>"$1" && flock -n 9 && exec sleep 600"#,
+            r#"exec 9>>"$1" && flock 9 && echo locked && exec sleep 600"#,
             "sh",
         ])
         .arg(&path);
@@ -64,7 +74,8 @@ fn external_holder(runtime: &Path) -> Child {
             "-c",
             "import fcntl, sys, time\n\
              f = open(sys.argv[1], 'a')\n\
-             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n\
+             fcntl.flock(f, fcntl.LOCK_EX)\n\
+             print('locked', flush=True)\n\
              time.sleep(600)",
         ])
         .arg(&path);
@@ -72,13 +83,16 @@ fn external_holder(runtime: &Path) -> Child {
     } else {
         panic!("this test needs flock(1) (util-linux) or python3 on PATH to hold a lock");
     };
-    let child = cmd
+    let mut child = cmd
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("spawning a lock holder");
-    wait_until("the external process holds the lock", || {
-        lock::probe(runtime).unwrap().is_held()
-    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "locked\n", "the lock holder {cmd:?} failed");
     child
 }
 
@@ -125,7 +139,7 @@ fn dropping_the_lock_frees_it_and_removes_the_record() {
     let runtime = &sb.work;
     drop(acquire(runtime, &info("max", runtime)));
 
-    assert_eq!(lock::probe(runtime).unwrap(), Probe::Free);
+    wait_free(runtime);
     assert!(!lock::holder_is(runtime, std::process::id()).unwrap());
     assert_eq!(list(&runtime.join(".claude-accounts")), ["session.lock"]);
     let again = info("pro", runtime);
@@ -165,7 +179,6 @@ fn probing_and_asking_for_the_holder_create_nothing() {
 fn a_sigkilled_holder_frees_the_lock() {
     let sb = Sandbox::new();
     let runtime = &sb.work;
-    drop(acquire(runtime, &info("max", runtime))); // creates the lock file
     let mut holder = external_holder(runtime);
     let _guard = KillOnDrop(holder.id());
 
@@ -181,7 +194,6 @@ fn a_sigkilled_holder_frees_the_lock() {
 fn a_record_the_lock_does_not_confirm_is_not_reported() {
     let sb = Sandbox::new();
     let runtime = &sb.work;
-    drop(acquire(runtime, &info("max", runtime)));
     let mut holder = external_holder(runtime);
     let _guard = KillOnDrop(holder.id());
     // A record left by a launcher that is gone, naming a process (this one)
@@ -208,6 +220,7 @@ fn holder_is_names_only_the_locking_process() {
     assert!(lock::holder_is(runtime, std::process::id()).unwrap());
     assert!(!lock::holder_is(runtime, other.id()).unwrap());
     drop(held);
+    wait_free(runtime);
     assert!(!lock::holder_is(runtime, std::process::id()).unwrap());
 }
 
@@ -237,7 +250,7 @@ fn a_child_of_the_holder_does_not_keep_the_lock_after_release() {
 
     drop(held);
     assert!(is_alive(child.id()));
-    assert_eq!(lock::probe(runtime).unwrap(), Probe::Free);
+    wait_free(runtime);
     drop(acquire(runtime, &info("pro", runtime)));
 }
 
