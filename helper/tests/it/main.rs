@@ -1,0 +1,3 @@
+//! Integration tests of the claude-accounts library, one module per area.
+
+mod jsonfile;
