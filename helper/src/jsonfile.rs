@@ -860,7 +860,7 @@ fn commit(
 ) -> Result<bool> {
     let target = &disk.target;
     let dir = dir_of(target);
-    let tmp = TempFile::create(path, target)?;
+    let mut tmp = TempFile::create(path, target)?;
     let fail = |step: Step, e: io::Error| write_failure(&e, step, path, dir);
     let mut out = BufWriter::with_capacity(1 << 18, &tmp.file);
     body(&mut out)
@@ -893,7 +893,7 @@ fn commit(
         return Ok(false);
     }
     fs::rename(&tmp.path, target).map_err(|e| fail(Step::Rename, e))?;
-    tmp.keep();
+    tmp.renamed = true;
     drop(lock);
     sync_dir(dir).with_context(|| {
         format!(
@@ -940,7 +940,7 @@ fn pid_alive(pid: i32) -> bool {
 struct TempFile {
     path: PathBuf,
     file: File,
-    renamed: std::cell::Cell<bool>,
+    renamed: bool,
 }
 
 impl TempFile {
@@ -962,7 +962,7 @@ impl TempFile {
                     return Ok(TempFile {
                         path: tmp,
                         file,
-                        renamed: false.into(),
+                        renamed: false,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -970,15 +970,11 @@ impl TempFile {
             }
         }
     }
-
-    fn keep(&self) {
-        self.renamed.set(true);
-    }
 }
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if !self.renamed.get() {
+        if !self.renamed {
             let _ = fs::remove_file(&self.path);
         }
     }

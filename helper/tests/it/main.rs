@@ -5,4 +5,5 @@ mod common;
 mod context;
 mod fake_claude;
 mod git_sandbox;
+mod jsonfile;
 mod session_lock;
