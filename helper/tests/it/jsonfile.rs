@@ -1000,7 +1000,7 @@ fn a_fresh_lock_is_waited_for_then_given_up_cleanly() {
     assert!(
         message.contains(&format!("waiting for {}", lock.display()))
             && message.contains("nothing was written")
-            && message.contains(&format!("rmdir {}", lock.display())),
+            && message.contains(&format!("rm -r {}", lock.display())),
         "{message}"
     );
     assert_eq!(tree(dir.path(), false), before, "the lock or file changed");
