@@ -240,26 +240,42 @@ fn single_instance_per_worktree_and_crashes_free_the_lock() {
 fn a_left_behind_child_does_not_hold_the_lock() {
     let mut env = TestEnv::new();
     let repo = env.repo("repo");
-    let pidfile = env.root.join("child.pid");
+    let log = env.root.join("fake.log");
     let out = env.launch(
         "max",
         &repo,
         Vec::<&str>::new(),
         &[
             ("FAKE_CLAUDE_ACTIONS", "spawn-child:30"),
-            ("FAKE_CLAUDE_CHILD_PIDFILE", pidfile.to_str().unwrap()),
+            ("FAKE_CLAUDE_LOG", log.to_str().unwrap()),
         ],
     );
     assert_success(&out);
+    let child: i32 = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "spawn-child")
+        .and_then(|e| e["childPid"].as_i64())
+        .expect("the fake logged its child") as i32;
+    assert_eq!(
+        unsafe { libc::kill(child, 0) },
+        0,
+        "the left-behind child is alive"
+    );
     let report = run_report(&mut env, "max", &repo, &[], "");
     assert_eq!(
         config_dir(&report),
         repo.join(".git/claude-runtime/max"),
         "relaunch while the child lives"
     );
-    if let Ok(pid) = std::fs::read_to_string(&pidfile) {
-        unsafe { libc::kill(pid.trim().parse().unwrap(), libc::SIGKILL) };
-    }
+    // Nothing of the launcher leaked into claude: no lock fd among its open files.
+    let fds = report["openFds"].to_string();
+    assert!(
+        !fds.contains("session.lock"),
+        "claude inherited the session lock: {fds}"
+    );
+    unsafe { libc::kill(child, libc::SIGKILL) };
 }
 
 #[test]
