@@ -343,10 +343,10 @@ impl AccountState {
                     wanted.insert(key.clone(), v);
                 }
             }
-            if let (Some(project), Some(projects)) = (project_key, doc.value("projects")?)
-                && let Some(entry) = projects.get(project.to_string_lossy().as_ref())
+            if let Some(entry) =
+                project_entry(&doc, project_key.map(|p| p.to_string_lossy()).as_deref())?
             {
-                wanted.insert(PROJECT_SEED.into(), entry.clone());
+                wanted.insert(PROJECT_SEED.into(), entry);
             }
             self.loaded = Some(wanted);
         }
@@ -422,12 +422,43 @@ impl Overlay {
     }
 }
 
-/// The runtime's `projects[<project>]` entry in `doc`.
+/// The `projects[<project>]` entry of `doc`, parsing only that entry: the
+/// other projects' history (most of a large `.claude.json`) stays raw bytes.
 fn project_entry(doc: &jsonfile::Document<'_>, project: Option<&str>) -> Result<Option<Value>> {
-    Ok(match (project, doc.value("projects")?) {
-        (Some(p), Some(Value::Object(projects))) => projects.get(p).cloned(),
-        _ => None,
-    })
+    let (Some(project), Some(raw)) = (project, doc.get("projects")) else {
+        return Ok(None);
+    };
+    let projects: std::collections::HashMap<String, &serde_json::value::RawValue> =
+        match serde_json::from_str(raw.get()) {
+            Ok(p) => p,
+            Err(_) => return Ok(None), // not an object: no entry
+        };
+    match projects.get(project) {
+        Some(entry) => Ok(Some(
+            serde_json::from_str(entry.get()).context("parsing a project entry")?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Identity (inode, size, mtime) of the account's `.claude.json`, recorded
+/// when a runtime was last seeded from it: seeds that the account itself
+/// lacks are not looked for again until the account file changes, so a
+/// launch does not re-read a large account file for nothing.
+fn file_identity(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(format!(
+        "{} {} {}.{}",
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    ))
+}
+
+fn seeded_from_path(dir: &Path) -> PathBuf {
+    dir.join(STATE_DIR).join("seeded-from")
 }
 
 /// What launching in `rt` would change in its `settings.json` and
@@ -465,6 +496,11 @@ fn apply_claude_json_file(
         loaded: None,
     };
     let seeding = !rt.is_account_dir();
+    let account_identity = file_identity(&account_state.path);
+    let memo = seeded_from_path(&rt.dir);
+    let already_tried =
+        account_identity.is_some() && std::fs::read_to_string(&memo).ok() == account_identity;
+    let mut tried = false;
     let mut overlay_note = None;
     let result = file.apply_with(None, |doc| {
         let mut extra = Edits::new();
@@ -481,7 +517,8 @@ fn apply_claude_json_file(
                     .project_seed_keys
                     .iter()
                     .any(|k| runtime_project.as_ref().and_then(|e| e.get(k)).is_none());
-            if !missing.is_empty() || project_missing {
+            if (!missing.is_empty() || project_missing) && !already_tried {
+                tried = true;
                 let seeds = account_state.get(&account.seed_keys, project.as_deref())?;
                 for key in &missing {
                     if let Some(v) = seeds.get(key) {
@@ -520,6 +557,13 @@ fn apply_claude_json_file(
         Ok(managed::Prepare { desired, extra })
     })?;
     notes.extend(overlay_note);
+    if let (true, Some(identity)) = (tried, &account_identity) {
+        jsonfile::write_atomic(
+            &memo,
+            identity.as_bytes(),
+            &jsonfile::Options::settings_json(),
+        )?;
+    }
     Ok(result)
 }
 

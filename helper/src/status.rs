@@ -121,9 +121,7 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
 
 fn sort_changes(file: &str, report: &Report, pending: &mut Vec<String>, drift: &mut Vec<String>) {
     for change in &report.changes {
-        let path = change.to_string();
-        let path = path.split_whitespace().last().unwrap_or_default();
-        let line = format!("{file}: {path}");
+        let line = format!("{file}: {}", change.path_display());
         match change.kind {
             ChangeKind::Drifted => drift.push(line),
             ChangeKind::Released => {}

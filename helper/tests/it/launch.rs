@@ -644,3 +644,32 @@ fn throwaway_sessions_are_removed_unless_kept() {
         "kept on request"
     );
 }
+
+#[test]
+fn relaunching_writes_nothing_when_nothing_changed() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = TestEnv::new();
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    run_report(&mut env, "max", &plain, &[], "login");
+    let repo = env.repo("repo");
+    let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
+    let state = |rt: &Path| -> Vec<(PathBuf, u64, i64, i64)> {
+        [
+            "settings.json",
+            ".claude.json",
+            ".claude-accounts/runtime.json",
+            ".claude-accounts/last-applied/.claude.json",
+        ]
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(rt.join(f)).unwrap();
+            (rt.join(f), m.ino(), m.mtime(), m.mtime_nsec())
+        })
+        .collect()
+    };
+    let before = state(&rt);
+    std::thread::sleep(Duration::from_millis(20));
+    run_report(&mut env, "max", &repo, &[], "");
+    assert_eq!(state(&rt), before);
+}
