@@ -48,8 +48,7 @@ pub fn close(
 ) -> Result<bool> {
     let acct = m.account(account)?;
     let account_dir = acct.config_dir(home);
-    let mut dirs = vec![account_dir.clone()];
-    dirs.extend(registry::list(&registry::state_home(home), account)?);
+    let dirs = registry::known_dirs(&registry::state_home(home), account, &account_dir)?;
     let wanted: Option<PathBuf> = match target {
         Target::All => None,
         Target::Worktree(path) => {

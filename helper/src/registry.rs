@@ -77,6 +77,14 @@ pub fn list(state_home: &Path, account: &str) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Every dir a session of `account` may run in: the account dir, then the
+/// registered runtime dirs that still exist.
+pub fn known_dirs(state_home: &Path, account: &str, account_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs = vec![account_dir.to_path_buf()];
+    dirs.extend(list(state_home, account)?);
+    Ok(dirs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

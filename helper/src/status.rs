@@ -62,8 +62,7 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
             continue;
         }
         let account_dir = account.config_dir(home);
-        let mut dirs = vec![account_dir.clone()];
-        dirs.extend(registry::list(&state_home, name)?);
+        let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
         let mut runtimes = Vec::new();
         for dir in dirs {
             let rt = Runtime::known(&dir, &account_dir);
@@ -192,8 +191,7 @@ pub fn diff(m: &Manifest, home: &Path, only: Option<&str>, out: &mut dyn Write) 
             continue;
         }
         let account_dir = account.config_dir(home);
-        let mut dirs = vec![account_dir.clone()];
-        dirs.extend(registry::list(&state_home, name)?);
+        let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
         for dir in dirs.into_iter().filter(|d| d.exists()) {
             let rt = Runtime::known(&dir, &account_dir);
             let (settings, claude_json) = runtime::plan(&rt, account, home)?;
