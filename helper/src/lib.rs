@@ -7,5 +7,7 @@
 pub mod activate;
 pub mod apply;
 pub mod cli;
+pub mod context;
 pub mod jsonfile;
+pub mod lock;
 pub mod manifest;
