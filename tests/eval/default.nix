@@ -34,6 +34,16 @@ let
     }
   ];
 
+  # Valid for Nix's assertions, rejected by `claude-accounts check`.
+  rejected = testLib.evalHome [
+    {
+      programs.claude-code.accounts.max = {
+        package = claude;
+        secretFiles.TOKEN = "relative/token";
+      };
+    }
+  ];
+
   assets = testLib.evalHome [
     {
       programs.claude-code = {
@@ -132,6 +142,22 @@ in
           | expect 'activation -n -v' '<activate>' '<--manifest>' '<${manifest}>' '<--dry-run>' '<--verbose>'
         touch "$out"
       '';
+
+  # A configuration the helper rejects does not build, so `home-manager
+  # switch` stops before activating anything: the writer runs `check`.
+  manifest-check-rejects =
+    let
+      failure = pkgs.testers.testBuildFailure rejected.programs.claude-code.accountsManifest;
+    in
+    pkgs.runCommandLocal "manifest-check-rejects" { } ''
+      grep -F 'accounts.max.secretFiles.TOKEN: "relative/token" must be an absolute path' \
+        ${failure}/testBuildFailure.log || {
+        echo "manifest-check-rejects: the manifest build failed without the helper's explanation:" >&2
+        cat ${failure}/testBuildFailure.log >&2
+        exit 1
+      }
+      touch "$out"
+    '';
 
   # Asset directories: whole directories of regular files in the store,
   # merged from the shared module, a directory and named entries; shell
