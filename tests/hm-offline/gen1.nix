@@ -27,7 +27,7 @@ in
   programs.claude-code.accounts = {
     max = {
       settings = {
-        model = "opus";
+        includeCoAuthoredBy = false;
         permissions.allow = [
           "Bash(git status)"
           "Bash(cargo test:*)"
