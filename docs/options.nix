@@ -27,7 +27,10 @@ let
     let
       text = value.text or (toString value);
     in
-    if lib.hasInfix "\n" text then "\n\n```nix\n${lib.removeSuffix "\n" text}\n```" else " `${text}`";
+    if lib.hasInfix "\n" text then
+      "\n\n```nix\n${lib.removeSuffix "\n" text}\n```"
+    else
+      " `${text}`";
 
   renderOption =
     o:

@@ -29,6 +29,10 @@ let
   upstreamPresent = options ? programs.claude-code.enable;
   upstreamEnabled = upstreamPresent && cfg.enable;
   upstreamConfigDir = if upstreamPresent then cfg.configDir else "${homeDir}/.claude";
+  # What the shared module has that accounts do not inherit.
+  upstreamExtras =
+    upstreamEnabled
+    && (cfg.plugins != { } && cfg.plugins != [ ] || cfg.marketplaces != { } || cfg.lspServers != { });
 
   # Home Manager's effective servers for `programs.claude-code`: those of
   # `programs.mcp` (when integrated, transformed as that module does) under
@@ -148,7 +152,9 @@ let
         lib.mapAttrs (_: _: true) usedSpecs // { "CLAUDE.md" = hasContext; }
       );
       settings = render.mergeSettings (fromShared "settings" { }) account.settings;
-      servers = render.renderServers ((if inherits then sharedServers else { }) // account.mcpServers);
+      servers = render.renderServers (
+        (if inherits then sharedServers else { }) // account.mcpServers
+      );
     };
 
   # One asset directory in the store, holding regular files (Claude Code
@@ -161,18 +167,23 @@ let
         if isPathLike content then
           "${content}"
         else
-          pkgs.writeText (lib.strings.sanitizeDerivationName "claude-${account}-${kind}-${entry}") content;
+          pkgs.writeText (lib.strings.sanitizeDerivationName "claude-${account}-${kind}-${entry}"
+          ) content;
       put =
         entry: content:
+        let
+          from = lib.escapeShellArg (source entry content);
+        in
         if spec.skill or false then
-          "put_skill ${lib.escapeShellArg (source entry content)} ${lib.escapeShellArg entry}"
+          "put_skill ${from} ${lib.escapeShellArg entry}"
         else
-          "put_file ${spec.mode} ${lib.escapeShellArg (source entry content)} ${lib.escapeShellArg (spec.fileName entry)}";
+          "put_file ${spec.mode} ${from} ${lib.escapeShellArg (spec.fileName entry)}";
     in
     pkgs.runCommandLocal "claude-${account}-${kind}" { } ''
       put_file() {
         if [ -d "$2" ]; then
-          echo "programs.claude-code.accounts.${account}: $2 is a directory, but ${kind} entries must be files" >&2
+          echo "programs.claude-code.accounts.${account}: $2 is a directory;" \
+            "${kind} entries must be files" >&2
           exit 1
         fi
         rm -rf "$out/$3"
@@ -239,12 +250,16 @@ let
 
   wrappers = lib.mapAttrsToList (
     name: r:
-    pkgs.writeShellScriptBin r.account.wrapperName (render.wrapperBody (commandArgs // { account = name; }))
+    pkgs.writeShellScriptBin r.account.wrapperName (
+      render.wrapperBody (commandArgs // { account = name; })
+    )
   ) resolved;
 
   forwardCommand =
     commandName: subcommand:
-    pkgs.writeShellScriptBin commandName (render.forwardBody (commandArgs // { inherit subcommand; }));
+    pkgs.writeShellScriptBin commandName (
+      render.forwardBody (commandArgs // { inherit subcommand; })
+    );
 
   reservedCommands = [
     "claude"
@@ -273,7 +288,8 @@ let
     in
     lib.filterAttrs (_: names: lib.length names > 1) groups;
 
-  stripSlash = path: if path != "/" && lib.hasSuffix "/" path then lib.removeSuffix "/" path else path;
+  stripSlash =
+    path: if path != "/" && lib.hasSuffix "/" path then lib.removeSuffix "/" path else path;
 
   accountAssertions =
     name: r:
@@ -336,7 +352,7 @@ let
     ++ lib.optional (!upstreamEnabled && stripSlash a.configDir == stripSlash upstreamConfigDir) ''
       ${opt name}.configDir is ${a.configDir}: with CLAUDE_CONFIG_DIR set to it, Claude Code keeps its state in ${a.configDir}/.claude.json instead of ~/.claude.json (anthropics/claude-code#24479), so the account does not see the state of plain `claude` sessions. Copy ~/.claude.json there once, or use another directory.
     ''
-    ++ lib.optional (r.inherits && (cfg.plugins != { } && cfg.plugins != [ ] || cfg.marketplaces != { } || cfg.lspServers != { })) ''
+    ++ lib.optional (r.inherits && upstreamExtras) ''
       ${opt name} inherits from programs.claude-code, but its plugins, marketplaces and lspServers are not carried into accounts; declare what the account needs in ${opt name}.skills or ${opt name}.mcpServers.
     ''
     ++ lib.optional (pkgs.stdenv.hostPlatform.isDarwin && a.isolation != "account" && a.oauthTokenFile == null) ''
@@ -377,7 +393,8 @@ in
       # A stable path to the current manifest, for `claude-accounts` run by
       # hand (the commands above use the generation's own store path).
       xdg.configFile."claude-accounts/manifest.json".source = manifestFile;
-      home.sessionVariables.CLAUDE_ACCOUNTS_MANIFEST = "${config.xdg.configHome}/claude-accounts/manifest.json";
+      home.sessionVariables.CLAUDE_ACCOUNTS_MANIFEST =
+        "${config.xdg.configHome}/claude-accounts/manifest.json";
 
       # After linkGeneration, so that the assets the helper links runtime
       # dirs to are in place. The helper is quiet unless something changed.

@@ -56,7 +56,10 @@ rec {
     base
     // mapAttrs (
       name: value:
-      if isAttrs value && isAttrs (base.${name} or null) then mergeSettings base.${name} value else value
+      if isAttrs value && isAttrs (base.${name} or null) then
+        mergeSettings base.${name} value
+      else
+        value
     ) over;
 
   # Whether an MCP server declaration is enabled: `enabled = false` (this
@@ -145,7 +148,11 @@ rec {
   # Quotes a string for a POSIX shell, leaving it bare when it holds only
   # characters no shell treats specially (as nixpkgs' `lib.escapeShellArg`).
   shellQuote =
-    s: if match "[[:alnum:],._+:@%/-]+" s != null then s else "'" + replaceStrings [ "'" ] [ "'\\''" ] s + "'";
+    s:
+    if match "[[:alnum:],._+:@%/-]+" s != null then
+      s
+    else
+      "'" + replaceStrings [ "'" ] [ "'\\''" ] s + "'";
 
   # The body of `claude<name>`: one `exec` into the helper, the user's
   # arguments passed through untouched after `--`.
@@ -195,7 +202,8 @@ rec {
 
   # Keys of `claudeJson` that cannot take effect there (they belong in
   # settings.json).
-  misplacedClaudeJsonKeys = claudeJson: filter (key: elem key settingsOnlyKeys) (attrNames claudeJson);
+  misplacedClaudeJsonKeys =
+    claudeJson: filter (key: elem key settingsOnlyKeys) (attrNames claudeJson);
 
   # True for a non-empty string.
   nonEmpty = s: isString s && s != "";

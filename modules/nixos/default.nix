@@ -123,9 +123,8 @@ in
           }
         ) cfg.managed.settingsFragments)
         (lib.mkIf (managedServers != { }) {
-          "claude-code/managed-mcp.json".source = jsonFormat.generate "claude-code-managed-mcp.json" {
-            mcpServers = managedServers;
-          };
+          "claude-code/managed-mcp.json".source =
+            jsonFormat.generate "claude-code-managed-mcp.json" { mcpServers = managedServers; };
         })
         (lib.mkIf (cfg.managed.context != "") {
           "claude-code/CLAUDE.md".text = cfg.managed.context;

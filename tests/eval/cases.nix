@@ -96,7 +96,7 @@ let
     inheritingAccounts
   ];
   inheritingOff = evalHome [
-    (sharedUpstream // { programs.claude-code = sharedUpstream.programs.claude-code // { enable = false; }; })
+    { programs.claude-code = sharedUpstream.programs.claude-code // { enable = false; }; }
     inheritingAccounts
   ];
 
@@ -190,7 +190,9 @@ in
   inheritanceNeedsTheUpstreamModuleEnabled = {
     actual = {
       inherit ((manifestOf inheritingOff).accounts.inherits) settings assets;
-      servers = builtins.attrNames (manifestOf inheritingOff).accounts.inherits.claudeJson.mcpServers;
+      servers = builtins.attrNames (
+        (manifestOf inheritingOff).accounts.inherits.claudeJson.mcpServers
+      );
     };
     expected = {
       settings = {
@@ -421,6 +423,29 @@ in
       ''
       ''
         programs.claude-code.accounts.max.settings.env.CLAUDE_CONFIG_DIR cannot take effect: Claude Code reads settings.json from the config dir that claudemax has already chosen. Remove it; set configDir or isolation instead.
+      ''
+    ];
+  };
+  warningSharedExtrasNotInherited = {
+    actual = ourWarnings (evalHome [
+      {
+        programs.claude-code = {
+          enable = true;
+          package = claude;
+          lspServers.go.command = "gopls";
+          accounts = {
+            inherits.package = claude;
+            standalone = {
+              package = claude;
+              inheritShared = false;
+            };
+          };
+        };
+      }
+    ]);
+    expected = [
+      ''
+        programs.claude-code.accounts.inherits inherits from programs.claude-code, but its plugins, marketplaces and lspServers are not carried into accounts; declare what the account needs in programs.claude-code.accounts.inherits.skills or programs.claude-code.accounts.inherits.mcpServers.
       ''
     ];
   };
