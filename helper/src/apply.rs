@@ -127,22 +127,30 @@ impl fmt::Display for Change {
     /// joined with `.`; a key that is not `[A-Za-z0-9_-]+` is JSON-quoted,
     /// e.g. `projects."/home/a/src"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "  {:<8} ", self.kind)?;
+        write!(f, "  {:<8} {}", self.kind, self.path_display())
+    }
+}
+
+impl Change {
+    /// The path for people: keys joined with `.`, a key that is not
+    /// `[A-Za-z0-9_-]+` JSON-quoted, e.g. `projects."/home/a/src"`.
+    pub fn path_display(&self) -> String {
+        let mut out = String::new();
         for (i, key) in self.path.iter().enumerate() {
             if i > 0 {
-                f.write_str(".")?;
+                out.push('.');
             }
             let plain = !key.is_empty()
                 && key
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
             if plain {
-                f.write_str(key)?;
+                out.push_str(key);
             } else {
-                write!(f, "{}", Value::from(key.as_str()))?;
+                out.push_str(&Value::from(key.as_str()).to_string());
             }
         }
-        Ok(())
+        out
     }
 }
 

@@ -7,7 +7,15 @@
 pub mod activate;
 pub mod apply;
 pub mod cli;
+pub mod close;
 pub mod context;
 pub mod jsonfile;
+pub mod launch;
 pub mod lock;
+pub mod managed;
 pub mod manifest;
+pub mod overlay;
+pub mod registry;
+pub mod runtime;
+pub mod secrets;
+pub mod status;

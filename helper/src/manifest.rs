@@ -88,9 +88,9 @@ impl std::str::FromStr for Isolation {
             "worktree" => Ok(Isolation::Worktree),
             "account" => Ok(Isolation::Account),
             "session" => Ok(Isolation::Session),
-            other => anyhow::bail!(
-                "unknown isolation {other:?}; use one of worktree, account, session"
-            ),
+            other => {
+                anyhow::bail!("unknown isolation {other:?}; use one of worktree, account, session")
+            }
         }
     }
 }
@@ -239,7 +239,11 @@ pub fn check_text(text: &str) -> std::result::Result<Manifest, Vec<String>> {
                     Ok(account) => {
                         accounts.insert(name, account);
                     }
-                    Err(e) => problems.push(format!("{}: {}", join_path(&["accounts", &name], e.path()), e.inner())),
+                    Err(e) => problems.push(format!(
+                        "{}: {}",
+                        join_path(&["accounts", &name], e.path()),
+                        e.inner()
+                    )),
                 }
             }
         }
@@ -271,7 +275,11 @@ fn join_path(prefix: &[&str], path: &serde_path_to_error::Path) -> String {
     if rest != "." {
         s.push(rest);
     }
-    if s.is_empty() { "manifest".into() } else { s.join(".") }
+    if s.is_empty() {
+        "manifest".into()
+    } else {
+        s.join(".")
+    }
 }
 
 fn valid_env_name(name: &str) -> bool {
@@ -471,14 +479,14 @@ pub fn validate(m: &Manifest) -> Vec<String> {
                 ));
             }
         }
-        if let Some(o) = &a.mcp_overlay {
-            if o.as_os_str().is_empty() || o.components().any(|c| c == Component::ParentDir) {
-                problems.push(format!(
-                    "{}: {:?} must be a path inside the worktree (no '..') or an absolute path",
-                    at("mcpOverlay"),
-                    o
-                ));
-            }
+        if let Some(o) = &a.mcp_overlay
+            && (o.as_os_str().is_empty() || o.components().any(|c| c == Component::ParentDir))
+        {
+            problems.push(format!(
+                "{}: {:?} must be a path inside the worktree (no '..') or an absolute path",
+                at("mcpOverlay"),
+                o
+            ));
         }
     }
     problems
@@ -508,7 +516,10 @@ pub fn check_mcp_server(at: &str, def: &Value) -> Vec<String> {
         }
         Some("http" | "sse" | "ws") => {
             if !matches!(def.get("url"), Some(Value::String(u)) if !u.is_empty()) {
-                problems.push(format!("{at}: a {} server needs a \"url\"", ty.unwrap_or("")));
+                problems.push(format!(
+                    "{at}: a {} server needs a \"url\"",
+                    ty.unwrap_or("")
+                ));
             }
         }
         Some(other) => problems.push(format!(
@@ -567,8 +578,15 @@ mod tests {
         v["accounts"]["max"]["mcpServer"] = Value::Bool(true);
         v["extra"] = Value::Bool(true);
         let err = check_text(&v.to_string()).unwrap_err();
-        assert!(err.iter().any(|p| p.starts_with("accounts.max") && p.contains("unknown field `mcpServer`")), "{err:?}");
-        assert!(err.iter().any(|p| p.contains("unknown field `extra`")), "{err:?}");
+        assert!(
+            err.iter()
+                .any(|p| p.starts_with("accounts.max") && p.contains("unknown field `mcpServer`")),
+            "{err:?}"
+        );
+        assert!(
+            err.iter().any(|p| p.contains("unknown field `extra`")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -578,7 +596,8 @@ mod tests {
         v["accounts"]["max"]["claudeJson"]["permissions"] = serde_json::json!({});
         v["accounts"]["max"]["settings"]["mcpServers"] = serde_json::json!({});
         v["accounts"]["max"]["environment"]["CLAUDE_CONFIG_DIR"] = "/x".into();
-        v["accounts"]["max"]["claudeJson"]["mcpServers"]["bad"] = serde_json::json!({"type": "http"});
+        v["accounts"]["max"]["claudeJson"]["mcpServers"]["bad"] =
+            serde_json::json!({"type": "http"});
         let mut other = pro.clone();
         other["configDir"] = v["accounts"]["max"]["configDir"].clone();
         v["accounts"]["other"] = other;
@@ -608,7 +627,10 @@ mod tests {
     #[test]
     fn home_expansion() {
         let home = Path::new("/home/a");
-        assert_eq!(expand_home(Path::new("~/.claude-max"), home), Path::new("/home/a/.claude-max"));
+        assert_eq!(
+            expand_home(Path::new("~/.claude-max"), home),
+            Path::new("/home/a/.claude-max")
+        );
         assert_eq!(expand_home(Path::new("/abs"), home), Path::new("/abs"));
         assert_eq!(expand_home(Path::new("~"), home), Path::new("/home/a"));
     }

@@ -1,0 +1,155 @@
+//! `claude-accounts close`: end running sessions cleanly.
+//!
+//! Guarantee: a signal is sent only after confirming through the session
+//! lock that the recorded pid really is the session holding that runtime dir
+//! (a stale record of a reused pid is never signalled).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::context;
+use crate::lock;
+use crate::manifest::Manifest;
+use crate::registry;
+use crate::runtime;
+
+/// Which sessions to close.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The session of this worktree (or, outside git, the account dir's).
+    Worktree(PathBuf),
+    /// Every session of the account.
+    All,
+}
+
+/// How to close.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long to wait for a session to end after SIGTERM.
+    pub timeout: Duration,
+    /// SIGKILL what is still running after the timeout.
+    pub force: bool,
+}
+
+/// Closes the targeted sessions of `account`; returns false when one could
+/// not be closed or there was nothing to close.
+pub fn close(
+    m: &Manifest,
+    account: &str,
+    target: &Target,
+    home: &Path,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let acct = m.account(account)?;
+    let account_dir = acct.config_dir(home);
+    let dirs = registry::known_dirs(&registry::state_home(home), account, &account_dir)?;
+    let wanted: Option<PathBuf> = match target {
+        Target::All => None,
+        Target::Worktree(path) => {
+            let ctx = context::detect(path, &|k| std::env::var_os(k));
+            Some(ctx.worktree.unwrap_or_else(|| account_dir.clone()))
+        }
+    };
+    let mut found = false;
+    let mut ok = true;
+    for dir in dirs {
+        let info = match lock::probe(&dir)? {
+            lock::Probe::Free => continue,
+            lock::Probe::Held(Some(info)) => info,
+            lock::Probe::Held(None) => {
+                found = true;
+                ok = false;
+                writeln!(
+                    out,
+                    "claude-accounts: a session holds {} but its record is missing or does not match the lock holder; not sending signals (see `claude-status`)",
+                    dir.display()
+                )?;
+                continue;
+            }
+        };
+        let place = info.worktree.clone().unwrap_or_else(|| dir.clone());
+        if let Some(w) = &wanted {
+            let here = runtime::read_info(&dir)
+                .and_then(|i| i.worktree)
+                .unwrap_or_else(|| dir.clone());
+            if &here != w {
+                continue;
+            }
+        }
+        found = true;
+        if !lock::holder_is(&dir, info.pid)? {
+            writeln!(
+                out,
+                "claude-accounts: not closing the session in {}: the recorded pid {} does not hold its lock; see `claude-status`",
+                place.display(),
+                info.pid
+            )?;
+            ok = false;
+            continue;
+        }
+        kill(Pid::from_raw(info.pid as i32), Signal::SIGTERM)
+            .with_context(|| format!("sending SIGTERM to pid {}", info.pid))?;
+        if wait_released(&dir, opts.timeout)? {
+            writeln!(
+                out,
+                "closed Claude Code ({account}) in {} (pid {})",
+                place.display(),
+                info.pid
+            )?;
+            continue;
+        }
+        if opts.force {
+            for pid in info.claude_pid.into_iter().chain([info.pid]) {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            if wait_released(&dir, Duration::from_secs(5))? {
+                writeln!(
+                    out,
+                    "killed Claude Code ({account}) in {} (pid {})",
+                    place.display(),
+                    info.pid
+                )?;
+                continue;
+            }
+        }
+        writeln!(
+            out,
+            "claude-accounts: Claude Code ({account}) in {} (pid {}) is still running after {} s; it may be waiting for input: close it there, or run `claude-close {account} --force`",
+            place.display(),
+            info.pid,
+            opts.timeout.as_secs()
+        )?;
+        ok = false;
+    }
+    if !found {
+        let what = match &wanted {
+            Some(w) => format!("in {}", w.display()),
+            None => "anywhere".to_string(),
+        };
+        writeln!(
+            out,
+            "claude-accounts: no session of {account} is running {what}"
+        )?;
+        return Ok(false);
+    }
+    Ok(ok)
+}
+
+fn wait_released(dir: &Path, timeout: Duration) -> Result<bool> {
+    let start = Instant::now();
+    loop {
+        if !lock::probe(dir)?.is_held() {
+            return Ok(true);
+        }
+        if start.elapsed() >= timeout {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,297 @@
+//! `claude-accounts launch`: what `claude<name>` runs. Chooses and prepares
+//! the session's runtime dir, takes the single-instance lock, and runs
+//! `claude` with `CLAUDE_CONFIG_DIR` and the declared environment.
+//!
+//! Guarantees: the user's arguments reach `claude` untouched and nothing is
+//! added; the exit status is claude's (128+n when killed by signal n); the
+//! session lock is held by this process for the session's whole life and is
+//! never inherited by claude or its children (an MCP server left running
+//! cannot keep the runtime locked); signals sent to this process are forwarded
+//! to claude the way a shell would, while terminal-generated ones (Ctrl-C),
+//! which claude receives itself, are not sent twice.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::{Context as _, Result};
+
+use crate::context;
+use crate::lock::{self, Acquire, SessionInfo};
+use crate::manifest::{self, Isolation, Manifest};
+use crate::registry;
+use crate::runtime::{self, Runtime};
+use crate::secrets;
+
+/// Per-launch choices, from flags or the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides the account's isolation (`CLAUDE_ACCOUNTS_ISOLATION`).
+    pub isolation: Option<Isolation>,
+    /// Keeps a per-session runtime dir after the session
+    /// (`CLAUDE_ACCOUNTS_KEEP_SESSION=1`).
+    pub keep_session: bool,
+}
+
+/// Runs one Claude Code session of `account_name`; returns claude's status.
+pub fn launch(
+    m: &Manifest,
+    account_name: &str,
+    args: Vec<OsString>,
+    opts: &Options,
+) -> Result<ExitCode> {
+    let account = m.account(account_name)?;
+    let home = manifest::home_dir()?;
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    let ctx = context::detect(&cwd, &|k| std::env::var_os(k));
+    if let Some(w) = &ctx.warning {
+        eprintln!("claude-accounts: warning: {w}");
+    }
+    let isolation = opts.isolation.unwrap_or(account.isolation);
+    let state_home = registry::state_home(&home);
+    let account_dir = account.config_dir(&home);
+    crate::managed::create_private_dir(&account_dir)?;
+    let rt = runtime::choose(account_name, &account_dir, isolation, &ctx, &state_home);
+    runtime::create(&rt, account_name)?;
+    if !rt.is_account_dir() {
+        registry::register(&state_home, account_name, &rt.dir)?;
+    }
+
+    let info = SessionInfo {
+        pid: std::process::id(),
+        claude_pid: None,
+        started_at: now_secs(),
+        account: account_name.to_string(),
+        worktree: rt.worktree.clone(),
+        runtime_dir: rt.dir.clone(),
+    };
+    let mut session_lock = match lock::try_acquire(&rt.dir, &info)? {
+        Acquire::Acquired(l) => Some(l),
+        Acquire::Held(holder) if account.single_instance => {
+            anyhow::bail!("{}", already_running(account_name, &rt, holder.as_ref()));
+        }
+        Acquire::Held(_) => None,
+    };
+
+    let prepared = runtime::prepare(&rt, account, &home, session_lock.is_some())?;
+    for note in &prepared.notes {
+        eprintln!("claude-accounts: {note}");
+    }
+    if session_lock.is_none() {
+        eprintln!(
+            "claude-accounts: another session runs in {}; its .claude.json is left as it is (declared changes apply at a launch when no other session runs there)",
+            rt.dir.display()
+        );
+    }
+    let env = secrets::session_env(account, &home)?;
+
+    let claude = resolve_claude(&account.claude, &home);
+    let mut cmd = std::process::Command::new(&claude);
+    cmd.args(&args).envs(&env).env("CLAUDE_CONFIG_DIR", &rt.dir);
+    let saved_terminal = Terminal::save();
+    install_forwarding()?;
+    let mut child = cmd.spawn().with_context(|| {
+        format!(
+            "starting {} for account {account_name}; check programs.claude-code.accounts.{account_name}.package",
+            claude.display()
+        )
+    })?;
+    forward_to(child.id() as i32);
+    if let Some(l) = session_lock.as_mut()
+        && let Err(e) = l.set_claude_pid(child.id())
+    {
+        eprintln!("claude-accounts: warning: {e:#}");
+    }
+    let status = child.wait().context("waiting for claude")?;
+    forward_to(0);
+    if status.signal().is_some() {
+        saved_terminal.restore();
+    }
+
+    finish(&rt, account, session_lock.is_some(), opts);
+    drop(session_lock);
+    Ok(exit_code(status))
+}
+
+/// After the session: credentials and identity flow back to the account; a
+/// throwaway runtime dir is removed. Problems are warnings: the session is
+/// over and its exit status is what matters.
+fn finish(rt: &Runtime, account: &manifest::Account, locked: bool, opts: &Options) {
+    if rt.is_account_dir() {
+        return;
+    }
+    let mut notes = Vec::new();
+    if let Err(e) = runtime::reconcile_credentials(rt, &mut notes) {
+        eprintln!("claude-accounts: warning: {e:#}");
+    }
+    match runtime::propagate_identity(rt, account) {
+        Ok(added) if !added.is_empty() => notes.push(format!(
+            "copied {} from this session to {} so new sessions start logged in",
+            added.join(", "),
+            rt.account_dir.join(".claude.json").display()
+        )),
+        Ok(_) => {}
+        Err(e) => eprintln!("claude-accounts: warning: {e:#}"),
+    }
+    for note in notes {
+        eprintln!("claude-accounts: {note}");
+    }
+    if rt.ephemeral && locked {
+        let keep = opts.keep_session
+            || std::env::var_os("CLAUDE_ACCOUNTS_KEEP_SESSION").is_some_and(|v| v == "1");
+        if keep {
+            eprintln!(
+                "claude-accounts: kept this session's config dir {}",
+                rt.dir.display()
+            );
+        } else if let Err(e) = std::fs::remove_dir_all(&rt.dir) {
+            eprintln!(
+                "claude-accounts: warning: removing the session dir {}: {e}; remove it by hand",
+                rt.dir.display()
+            );
+        }
+    }
+}
+
+fn already_running(name: &str, rt: &Runtime, holder: Option<&SessionInfo>) -> String {
+    let place = rt.worktree.as_deref().unwrap_or(&rt.dir).display();
+    let who = match holder {
+        Some(h) => format!(" (pid {}, since {})", h.pid, format_utc(h.started_at)),
+        None => String::new(),
+    };
+    let close = match &rt.worktree {
+        Some(w) => format!("claude-close {name} --worktree {}", w.display()),
+        None => format!("claude-close {name}"),
+    };
+    format!(
+        "Claude Code ({name}) is already running in {place}{who}; close it with `{close}`, use that session, or start this one in another worktree"
+    )
+}
+
+/// `claude` as an absolute path, or a name `Command` looks up in `PATH`.
+fn resolve_claude(claude: &Path, home: &Path) -> PathBuf {
+    manifest::expand_home(claude, home)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no time zone database needed).
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code.clamp(0, 255) as u8),
+        (None, Some(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// The pid signals are forwarded to: 0 before claude runs, -1 after.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+/// A forwardable signal that arrived before claude started.
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // Only async-signal-safe work here: atomics and kill(2).
+    // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
+    let code = unsafe { (*info).si_code };
+    if code != libc::SI_USER && code != libc::SI_QUEUE && code != libc::SI_TKILL {
+        return; // from the terminal: claude, in the same process group, got it too
+    }
+    let child = CHILD.load(Ordering::SeqCst);
+    if child > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(child, sig) };
+    } else if child == 0 {
+        PENDING.store(sig, Ordering::SeqCst);
+    }
+}
+
+fn install_forwarding() -> Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::SigAction(on_signal),
+        SaFlags::SA_RESTART | SaFlags::SA_SIGINFO,
+        SigSet::empty(),
+    );
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: the handler only touches atomics and calls kill(2).
+        unsafe { sigaction(sig, &action) }
+            .with_context(|| format!("installing a {sig} handler"))?;
+    }
+    Ok(())
+}
+
+fn forward_to(pid: i32) {
+    if pid == 0 {
+        CHILD.store(-1, Ordering::SeqCst);
+        return;
+    }
+    CHILD.store(pid, Ordering::SeqCst);
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    if pending != 0 {
+        // SAFETY: plain kill(2) of our own child.
+        unsafe { libc::kill(pid, pending) };
+    }
+}
+
+/// The terminal's settings, restored if claude dies by a signal with the
+/// terminal in raw mode.
+struct Terminal(Option<nix::sys::termios::Termios>);
+
+impl Terminal {
+    fn save() -> Terminal {
+        let stdin = std::io::stdin();
+        Terminal(nix::sys::termios::tcgetattr(&stdin).ok())
+    }
+    fn restore(&self) {
+        if let Some(t) = &self.0 {
+            let stdin = std::io::stdin();
+            let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, t);
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(1_787_379_775), "2026-08-22 06:22:55 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
+}

@@ -1,0 +1,213 @@
+//! One managed JSON file: the manifest's declared keys three-way applied onto
+//! the live file, with the last-applied record kept beside it.
+//!
+//! Guarantees: the file is only ever replaced atomically (see [`jsonfile`]);
+//! top-level values Nix neither declares nor declared are carried through byte
+//! for byte; nothing is written when nothing changes; the record is written
+//! only after the file, so a crash in between is repaired by the next run
+//! (apply is idempotent).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+
+use crate::apply::{self, Policy, Report};
+use crate::jsonfile::{self, Edits, Outcome, Symlinks};
+
+/// Directory, inside a config dir, that holds the helper's own state.
+pub use crate::lock::STATE_DIR;
+
+/// A managed file and how it is handled.
+#[derive(Debug, Clone)]
+pub struct ManagedFile {
+    /// The live file, e.g. `~/.claude-max/settings.json`.
+    pub path: PathBuf,
+    /// The last-applied record, `<dir>/.claude-accounts/last-applied/<name>`.
+    pub record: PathBuf,
+    pub opts: jsonfile::Options,
+    pub policy: Policy,
+}
+
+impl ManagedFile {
+    /// `settings.json` in `dir`.
+    pub fn settings(dir: &Path) -> ManagedFile {
+        ManagedFile::new(
+            dir,
+            "settings.json",
+            jsonfile::Options::settings_json(),
+            apply::SETTINGS,
+        )
+    }
+
+    /// `.claude.json` in `dir`.
+    pub fn claude_json(dir: &Path) -> ManagedFile {
+        ManagedFile::new(
+            dir,
+            ".claude.json",
+            jsonfile::Options::claude_json(),
+            apply::CLAUDE_JSON,
+        )
+    }
+
+    fn new(dir: &Path, name: &str, opts: jsonfile::Options, policy: Policy) -> ManagedFile {
+        ManagedFile {
+            path: dir.join(name),
+            record: dir.join(STATE_DIR).join("last-applied").join(name),
+            opts,
+            policy,
+        }
+    }
+
+    /// The last-applied record, `None` before the first apply.
+    pub fn last_applied(&self) -> Result<Option<Map<String, Value>>> {
+        let text = match std::fs::read_to_string(&self.record) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", self.record.display()));
+            }
+        };
+        match serde_json::from_str(&text) {
+            Ok(Value::Object(m)) => Ok(Some(m)),
+            _ => anyhow::bail!(
+                "{} is not the JSON object claude-accounts wrote; remove it and run again (Nix's declared keys are then taken over again; keys Nix no longer declares stay in {})",
+                self.record.display(),
+                self.path.display()
+            ),
+        }
+    }
+
+    /// Computes what applying `desired` would change, without writing; see
+    /// [`ManagedFile::apply_with_record`] for `fallback_record`.
+    pub fn plan(
+        &self,
+        desired: &Map<String, Value>,
+        fallback_record: Option<Map<String, Value>>,
+    ) -> Result<Report> {
+        let last = self.last_applied()?.or(fallback_record);
+        let snapshot = jsonfile::read(&self.path, &self.opts)?;
+        let doc = snapshot.document()?;
+        let (report, _) = compute(&doc, desired, last.as_ref(), &self.policy)?;
+        Ok(report)
+    }
+
+    /// Applies `desired`: the file atomically, then the record.
+    pub fn apply(&self, desired: &Map<String, Value>) -> Result<(Report, Outcome)> {
+        self.apply_with_record(desired, None)
+    }
+
+    /// Like [`ManagedFile::apply`], with a last-applied record to use when
+    /// the file has none yet (e.g. the content of a store link being migrated,
+    /// all of which Nix owned).
+    pub fn apply_with_record(
+        &self,
+        desired: &Map<String, Value>,
+        fallback_record: Option<Map<String, Value>>,
+    ) -> Result<(Report, Outcome)> {
+        self.apply_with(fallback_record, |_| {
+            Ok(Prepare {
+                desired: desired.clone(),
+                extra: Edits::new(),
+            })
+        })
+    }
+
+    /// The general apply: `prepare` sees the file as read (again on every
+    /// retry) and returns the desired keys and extra edits of keys Nix does not
+    /// own (seeds); both are committed in one atomic write. Extra edits of
+    /// owned keys are ignored: declared values always win.
+    pub fn apply_with(
+        &self,
+        fallback_record: Option<Map<String, Value>>,
+        mut prepare: impl FnMut(&jsonfile::Document<'_>) -> Result<Prepare>,
+    ) -> Result<(Report, Outcome)> {
+        let last = self.last_applied()?.or(fallback_record);
+        let mut report = Report::default();
+        let mut applied = None;
+        let outcome = jsonfile::update(&self.path, &self.opts, |doc| {
+            let Prepare { desired, extra } = prepare(doc)?;
+            let (r, mut edits) = compute(doc, &desired, last.as_ref(), &self.policy)?;
+            for (key, value) in extra {
+                edits.entry(key).or_insert(value);
+            }
+            report = r;
+            applied = Some(desired);
+            Ok(edits)
+        })?;
+        let desired = applied.expect("update calls the edit function at least once");
+        if last.as_ref() != Some(&desired) {
+            self.write_record(&desired)?;
+        }
+        Ok((report, outcome))
+    }
+
+    fn write_record(&self, desired: &Map<String, Value>) -> Result<()> {
+        let dir = self.record.parent().expect("record has a parent");
+        create_private_dir(dir)?;
+        let mut bytes = serde_json::to_vec_pretty(desired).expect("JSON values serialise");
+        bytes.push(b'\n');
+        jsonfile::write_atomic(
+            &self.record,
+            &bytes,
+            &jsonfile::Options {
+                symlinks: Symlinks::Refuse,
+                ..jsonfile::Options::settings_json()
+            },
+        )
+    }
+}
+
+/// What [`ManagedFile::apply_with`] applies.
+pub struct Prepare {
+    /// The declared keys.
+    pub desired: Map<String, Value>,
+    /// Edits of keys Nix does not own, committed in the same write.
+    pub extra: Edits,
+}
+
+/// The owned top-level keys of `doc` after a three-way apply, as edits.
+fn compute(
+    doc: &jsonfile::Document<'_>,
+    desired: &Map<String, Value>,
+    last: Option<&Map<String, Value>>,
+    policy: &Policy,
+) -> Result<(Report, Edits)> {
+    let owned: Vec<&String> = desired
+        .keys()
+        .chain(last.into_iter().flat_map(|l| l.keys()))
+        .collect();
+    let mut live = Map::new();
+    for key in &owned {
+        if let Some(v) = doc.value(key)? {
+            live.insert((*key).clone(), v);
+        }
+    }
+    let report = apply::apply(desired, last, &mut live, policy);
+    let mut edits = Edits::new();
+    for key in owned {
+        edits.insert(key.clone(), live.get(key).cloned());
+    }
+    Ok((report, edits))
+}
+
+/// Creates `dir` and its missing parents; a directory created here is 0700.
+/// An existing directory's mode is left alone.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) if m.file_type().is_symlink() && dir.is_dir() => return Ok(()),
+        Ok(_) => anyhow::bail!(
+            "{} exists but is not a directory; move it away so claude-accounts can create the directory",
+            dir.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("inspecting {}", dir.display())),
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating directory {}", dir.display()))
+}

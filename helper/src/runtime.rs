@@ -1,0 +1,608 @@
+//! Runtime dirs: the `CLAUDE_CONFIG_DIR` a session runs in, chosen per account
+//! and git worktree, and prepared so that the session starts logged in, with
+//! the account's declared configuration.
+//!
+//! Layout of a runtime dir (DESIGN.md "Runtime directories"): links to the
+//! account's Nix-owned assets (two hops: runtime → account dir → store, so a
+//! switch never breaks them); its own real `settings.json` and `.claude.json`
+//! (seeded from the account, then three-way applied); a one-hop link to the
+//! account's `.credentials.json`; Claude's own files, never touched; and
+//! `.claude-accounts/` with the helper's records and the session lock.
+//!
+//! Guarantees: preparing is idempotent and writes nothing when nothing
+//! changed; it never removes or overwrites anything it did not create (a real
+//! file where a link belongs is left alone and reported).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use serde_json::{Map, Value};
+
+use crate::apply::Report;
+use crate::context::{Context, Kind};
+use crate::jsonfile::{self, Edits, Outcome};
+use crate::managed::{self, ManagedFile, STATE_DIR};
+use crate::manifest::{ASSET_NAMES, Account, Isolation};
+use crate::overlay;
+
+/// Where runtime dirs live inside a git dir.
+pub const RUNTIME_SUBDIR: &str = "claude-runtime";
+
+/// The credentials file Claude Code keeps in its config dir on Linux.
+pub const CREDENTIALS: &str = ".credentials.json";
+
+/// The dir a session runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    /// `CLAUDE_CONFIG_DIR` for the session.
+    pub dir: PathBuf,
+    /// The account dir.
+    pub account_dir: PathBuf,
+    /// A fresh per-session dir, removed when the session ends.
+    pub ephemeral: bool,
+    /// The worktree the session runs in, if any.
+    pub worktree: Option<PathBuf>,
+    /// The key Claude Code files the project under in `.claude.json`.
+    pub project_key: Option<PathBuf>,
+}
+
+impl Runtime {
+    /// A known runtime dir (the account dir, or one from the registry), as its
+    /// metadata describes it.
+    pub fn known(dir: &Path, account_dir: &Path) -> Runtime {
+        let info = read_info(dir);
+        Runtime {
+            dir: dir.to_path_buf(),
+            account_dir: account_dir.to_path_buf(),
+            ephemeral: info.as_ref().is_some_and(|i| i.ephemeral),
+            worktree: info.as_ref().and_then(|i| i.worktree.clone()),
+            project_key: info.and_then(|i| i.project_key),
+        }
+    }
+
+    /// Whether the session runs in the account dir itself.
+    pub fn is_account_dir(&self) -> bool {
+        self.dir == self.account_dir
+    }
+}
+
+/// Chooses the runtime dir of a session of `account` in `ctx`.
+pub fn choose(
+    name: &str,
+    account_dir: &Path,
+    isolation: Isolation,
+    ctx: &Context,
+    state_home: &Path,
+) -> Runtime {
+    let in_worktree = matches!(ctx.kind, Kind::Main | Kind::Linked | Kind::Submodule);
+    let dir = match isolation {
+        Isolation::Account => account_dir.to_path_buf(),
+        Isolation::Worktree => match (&ctx.git_dir, in_worktree) {
+            (Some(git_dir), true) => git_dir.join(RUNTIME_SUBDIR).join(name),
+            _ => account_dir.to_path_buf(),
+        },
+        Isolation::Session => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            state_home
+                .join("claude-accounts")
+                .join(name)
+                .join("sessions")
+                .join(format!("{}-{}", now.as_secs(), std::process::id()))
+        }
+    };
+    Runtime {
+        dir,
+        account_dir: account_dir.to_path_buf(),
+        ephemeral: isolation == Isolation::Session,
+        worktree: if in_worktree {
+            ctx.worktree.clone()
+        } else {
+            None
+        },
+        project_key: ctx.project_key.clone(),
+    }
+}
+
+/// What preparing a runtime dir did.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub settings: Option<(Report, Outcome)>,
+    pub claude_json: Option<(Report, Outcome)>,
+    /// One line each: things the user should know (left-alone files, ignored
+    /// overlays).
+    pub notes: Vec<String>,
+}
+
+/// Metadata kept in `<runtime>/.claude-accounts/runtime.json` for `status`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeInfo {
+    pub account: String,
+    pub worktree: Option<PathBuf>,
+    pub project_key: Option<PathBuf>,
+    pub ephemeral: bool,
+}
+
+/// Path of the runtime metadata file.
+pub fn info_path(dir: &Path) -> PathBuf {
+    dir.join(STATE_DIR).join("runtime.json")
+}
+
+/// The metadata of a runtime dir (`None` for an account dir or a damaged file).
+pub fn read_info(dir: &Path) -> Option<RuntimeInfo> {
+    serde_json::from_str(&std::fs::read_to_string(info_path(dir)).ok()?).ok()
+}
+
+/// Creates the runtime dir (0700) and its state dir, and records its metadata.
+pub fn create(rt: &Runtime, name: &str) -> Result<()> {
+    managed::create_private_dir(&rt.dir.join(STATE_DIR))?;
+    if rt.is_account_dir() {
+        return Ok(());
+    }
+    let info = RuntimeInfo {
+        account: name.to_string(),
+        worktree: rt.worktree.clone(),
+        project_key: rt.project_key.clone(),
+        ephemeral: rt.ephemeral,
+    };
+    let path = info_path(&rt.dir);
+    let bytes = serde_json::to_vec_pretty(&info).expect("serialisable");
+    if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+        jsonfile::write_atomic(&path, &bytes, &jsonfile::Options::settings_json())?;
+    }
+    Ok(())
+}
+
+/// Prepares a created runtime dir: asset and credential links, seeds, and the
+/// three-way apply of the account's declared settings and `.claude.json` keys
+/// (with the project's MCP overlay when trusted). With `apply_claude_json`
+/// false (another session holds the dir), `.claude.json` is left alone.
+pub fn prepare(
+    rt: &Runtime,
+    account: &Account,
+    home: &Path,
+    apply_claude_json: bool,
+) -> Result<Prepared> {
+    let mut prepared = Prepared::default();
+    if !rt.is_account_dir() {
+        link_assets(rt, account, &mut prepared.notes)?;
+        reconcile_credentials(rt, &mut prepared.notes)?;
+        seed_settings(rt)?;
+    }
+    let settings = ManagedFile::settings(&rt.dir);
+    prepared.settings = Some(settings.apply(&account.settings)?);
+
+    if apply_claude_json {
+        prepared.claude_json = Some(apply_claude_json_file(
+            rt,
+            account,
+            home,
+            &mut prepared.notes,
+        )?);
+    }
+    Ok(prepared)
+}
+
+/// Links the account's Nix-owned assets into the runtime dir (whole entries:
+/// Claude Code drops per-file links inside real directories), and removes the
+/// links of assets the account no longer declares.
+fn link_assets(rt: &Runtime, account: &Account, notes: &mut Vec<String>) -> Result<()> {
+    for name in ASSET_NAMES {
+        let link = rt.dir.join(name);
+        let target = rt.account_dir.join(name);
+        let wanted = account.assets.iter().any(|a| a == name);
+        let current = std::fs::symlink_metadata(&link);
+        let is_ours = std::fs::read_link(&link).is_ok_and(|t| t == target);
+        match (wanted, current) {
+            (true, Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::os::unix::fs::symlink(&target, &link)
+                    .with_context(|| format!("linking {} to {}", link.display(), target.display()))?;
+            }
+            (true, Ok(meta)) if meta.file_type().is_symlink() && !is_ours => {
+                replace_symlink(&target, &link)?;
+            }
+            (true, Ok(meta)) if !meta.file_type().is_symlink() => notes.push(format!(
+                "{} is a real {} that Claude Code or you made; it hides the account's Nix-declared {name}; move it away to use them",
+                link.display(),
+                if meta.is_dir() { "directory" } else { "file" }
+            )),
+            (false, Ok(_)) if is_ours => {
+                std::fs::remove_file(&link)
+                    .with_context(|| format!("removing stale link {}", link.display()))?;
+            }
+            (_, Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("inspecting {}", link.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Points `link` at `target` atomically (a new link renamed over the old one).
+fn replace_symlink(target: &Path, link: &Path) -> Result<()> {
+    let tmp = link.with_file_name(format!(
+        ".{}.link.claude-accounts.{}",
+        link.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)
+        .with_context(|| format!("creating link {}", tmp.display()))?;
+    std::fs::rename(&tmp, link).with_context(|| format!("replacing link {}", link.display()))
+}
+
+/// Keeps `<runtime>/.credentials.json` a one-hop link to the account's file.
+///
+/// Claude Code may replace the link by a real file when it refreshes its
+/// token; refresh tokens rotate, so the newest credentials must flow back to
+/// the account or every other runtime dir would hold a dead token. A runtime
+/// file newer than the account's replaces it (atomically); an older one is
+/// kept in the runtime's state dir, never deleted.
+pub fn reconcile_credentials(rt: &Runtime, notes: &mut Vec<String>) -> Result<()> {
+    let link = rt.dir.join(CREDENTIALS);
+    let target = rt.account_dir.join(CREDENTIALS);
+    match std::fs::symlink_metadata(&link) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::os::unix::fs::symlink(&target, &link)
+                .with_context(|| format!("linking {} to {}", link.display(), target.display()))?;
+        }
+        Err(e) => return Err(e).with_context(|| format!("inspecting {}", link.display())),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+                replace_symlink(&target, &link)?;
+            }
+        }
+        Ok(meta) if meta.is_file() => {
+            let runtime_newer = match std::fs::metadata(&target) {
+                Ok(account) => meta.modified()? > account.modified()?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("inspecting {}", target.display()));
+                }
+            };
+            if runtime_newer {
+                let bytes =
+                    std::fs::read(&link).with_context(|| format!("reading {}", link.display()))?;
+                let private = jsonfile::Options {
+                    private: true,
+                    ..jsonfile::Options::settings_json()
+                };
+                jsonfile::write_atomic(&target, &bytes, &private)?;
+                replace_symlink(&target, &link)?;
+                notes.push(format!(
+                    "moved refreshed credentials from {} to {}",
+                    link.display(),
+                    target.display()
+                ));
+            } else {
+                let keep = rt.dir.join(STATE_DIR).join("credentials.superseded.json");
+                std::fs::rename(&link, &keep)
+                    .with_context(|| format!("moving {} to {}", link.display(), keep.display()))?;
+                std::os::unix::fs::symlink(&target, &link).with_context(|| {
+                    format!("linking {} to {}", link.display(), target.display())
+                })?;
+                notes.push(format!(
+                    "{} was older than the account's credentials; kept it as {}",
+                    link.display(),
+                    keep.display()
+                ));
+            }
+        }
+        Ok(_) => anyhow::bail!(
+            "{} is neither a file nor a link; move it away so the session can use the account's credentials",
+            link.display()
+        ),
+    }
+    Ok(())
+}
+
+/// A new runtime's `settings.json` starts as a copy of the account's (user
+/// keys included), and inherits the account's record so Nix's keys there are
+/// known as Nix's.
+fn seed_settings(rt: &Runtime) -> Result<()> {
+    let runtime = ManagedFile::settings(&rt.dir);
+    if std::fs::symlink_metadata(&runtime.path).is_ok() {
+        return Ok(());
+    }
+    let account = ManagedFile::settings(&rt.account_dir);
+    let snapshot = match jsonfile::read(&account.path, &account.opts) {
+        Ok(s) if s.exists => s,
+        _ => return Ok(()), // nothing usable to copy; apply creates the file
+    };
+    jsonfile::write_atomic(&runtime.path, snapshot.text.as_bytes(), &runtime.opts)?;
+    if let Some(record) = account.last_applied()? {
+        managed::create_private_dir(runtime.record.parent().expect("record dir"))?;
+        let bytes = serde_json::to_vec_pretty(&record).expect("serialisable");
+        jsonfile::write_atomic(&runtime.record, &bytes, &runtime.opts)?;
+    }
+    Ok(())
+}
+
+/// Where [`AccountState`] keeps the project's entry (not a JSON key Claude uses).
+const PROJECT_SEED: &str = "\0project";
+
+/// The account's `.claude.json`, read at most once per launch and only when a
+/// seed is missing from the runtime.
+struct AccountState {
+    path: PathBuf,
+    loaded: Option<Map<String, Value>>,
+}
+
+impl AccountState {
+    fn get(&mut self, keys: &[String], project_key: Option<&Path>) -> Result<&Map<String, Value>> {
+        if self.loaded.is_none() {
+            let snapshot = jsonfile::read(&self.path, &jsonfile::Options::claude_json())?;
+            let doc = snapshot.document()?;
+            let mut wanted = Map::new();
+            for key in keys {
+                if let Some(v) = doc.value(key)? {
+                    wanted.insert(key.clone(), v);
+                }
+            }
+            if let Some(entry) =
+                project_entry(&doc, project_key.map(|p| p.to_string_lossy()).as_deref())?
+            {
+                wanted.insert(PROJECT_SEED.into(), entry);
+            }
+            self.loaded = Some(wanted);
+        }
+        Ok(self.loaded.as_ref().expect("loaded above"))
+    }
+}
+
+/// A worktree's MCP overlay as read at launch, and whether the account's
+/// trust list covers the project.
+pub struct Overlay {
+    path: Option<PathBuf>,
+    servers: Option<Map<String, Value>>,
+    listed: bool,
+    /// Why an existing overlay file could not be used.
+    pub problem: Option<String>,
+}
+
+impl Overlay {
+    /// Reads the overlay of `rt`'s worktree (none outside a worktree).
+    pub fn load(rt: &Runtime, account: &Account, home: &Path) -> Overlay {
+        let path = rt
+            .worktree
+            .as_ref()
+            .and_then(|w| overlay::overlay_path(account, w));
+        let (servers, problem) = match &path {
+            Some(p) => match overlay::read_overlay(p) {
+                Ok(o) => (o, None),
+                Err(e) => (None, Some(format!("ignoring the MCP overlay: {e:#}"))),
+            },
+            None => (None, None),
+        };
+        let listed = rt
+            .project_key
+            .as_deref()
+            .is_some_and(|p| overlay::listed_as_trusted(account, home, p));
+        Overlay {
+            path,
+            servers,
+            listed,
+            problem,
+        }
+    }
+
+    /// The declared `.claude.json` keys: the account's, with the overlay's
+    /// servers merged over them when the project is trusted (by the list, or
+    /// by Claude Code's trust dialog as recorded in `project_entry`), and the
+    /// line to tell the user when an overlay is ignored.
+    pub fn desired(
+        &self,
+        account: &Account,
+        project: Option<&str>,
+        project_entry: Option<&Value>,
+    ) -> (Map<String, Value>, Option<String>) {
+        let trusted_by_claude =
+            project_entry.and_then(|e| e.get("hasTrustDialogAccepted")) == Some(&Value::Bool(true));
+        match &self.servers {
+            Some(o) if self.listed || trusted_by_claude => {
+                (overlay::merged_claude_json(account, Some(o)), None)
+            }
+            Some(o) if !o.is_empty() => (
+                account.claude_json.clone(),
+                Some(format!(
+                    "ignoring MCP servers in {}: {} is not a trusted project; trust it by accepting Claude Code's trust dialog there or by adding it to trustedProjects of this account, then relaunch",
+                    self.path
+                        .as_ref()
+                        .expect("servers come from a file")
+                        .display(),
+                    project.unwrap_or("this worktree")
+                )),
+            ),
+            _ => (account.claude_json.clone(), None),
+        }
+    }
+}
+
+/// The `projects[<project>]` entry of `doc`, parsing only that entry: the
+/// other projects' history (most of a large `.claude.json`) stays raw bytes.
+fn project_entry(doc: &jsonfile::Document<'_>, project: Option<&str>) -> Result<Option<Value>> {
+    let (Some(project), Some(raw)) = (project, doc.get("projects")) else {
+        return Ok(None);
+    };
+    let projects: std::collections::HashMap<String, &serde_json::value::RawValue> =
+        match serde_json::from_str(raw.get()) {
+            Ok(p) => p,
+            Err(_) => return Ok(None), // not an object: no entry
+        };
+    match projects.get(project) {
+        Some(entry) => Ok(Some(
+            serde_json::from_str(entry.get()).context("parsing a project entry")?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Identity (inode, size, mtime) of the account's `.claude.json`, recorded
+/// when a runtime was last seeded from it: seeds that the account itself
+/// lacks are not looked for again until the account file changes, so a
+/// launch does not re-read a large account file for nothing.
+fn file_identity(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(format!(
+        "{} {} {}.{}",
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    ))
+}
+
+fn seeded_from_path(dir: &Path) -> PathBuf {
+    dir.join(STATE_DIR).join("seeded-from")
+}
+
+/// What launching in `rt` would change in its `settings.json` and
+/// `.claude.json` (for `status`), without writing.
+pub fn plan(rt: &Runtime, account: &Account, home: &Path) -> Result<(Report, Report)> {
+    let settings = ManagedFile::settings(&rt.dir).plan(&account.settings, None)?;
+    let file = ManagedFile::claude_json(&rt.dir);
+    let snapshot = jsonfile::read(&file.path, &file.opts)?;
+    let doc = snapshot.document()?;
+    let project = rt
+        .project_key
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let entry = project_entry(&doc, project.as_deref())?;
+    let (desired, _) =
+        Overlay::load(rt, account, home).desired(account, project.as_deref(), entry.as_ref());
+    Ok((settings, file.plan(&desired, None)?))
+}
+
+/// Seeds, overlay and three-way apply of the runtime's `.claude.json`, in one
+/// atomic update.
+fn apply_claude_json_file(
+    rt: &Runtime,
+    account: &Account,
+    home: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(Report, Outcome)> {
+    let file = ManagedFile::claude_json(&rt.dir);
+    let project = rt.project_key.clone();
+    let project_name = project.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let overlay = Overlay::load(rt, account, home);
+    notes.extend(overlay.problem.clone());
+    let mut account_state = AccountState {
+        path: rt.account_dir.join(".claude.json"),
+        loaded: None,
+    };
+    let seeding = !rt.is_account_dir();
+    let account_identity = file_identity(&account_state.path);
+    let memo = seeded_from_path(&rt.dir);
+    let already_tried =
+        account_identity.is_some() && std::fs::read_to_string(&memo).ok() == account_identity;
+    let mut tried = false;
+    let mut overlay_note = None;
+    let result = file.apply_with(None, |doc| {
+        let mut extra = Edits::new();
+        let mut runtime_project = project_entry(doc, project_name.as_deref())?;
+        if seeding {
+            let missing: Vec<String> = account
+                .seed_keys
+                .iter()
+                .filter(|k| !account.claude_json.contains_key(*k) && doc.get(k).is_none())
+                .cloned()
+                .collect();
+            let project_missing = project_name.is_some()
+                && account
+                    .project_seed_keys
+                    .iter()
+                    .any(|k| runtime_project.as_ref().and_then(|e| e.get(k)).is_none());
+            if (!missing.is_empty() || project_missing) && !already_tried {
+                tried = true;
+                let seeds = account_state.get(&account.seed_keys, project.as_deref())?;
+                for key in &missing {
+                    if let Some(v) = seeds.get(key) {
+                        extra.insert(key.clone(), Some(v.clone()));
+                    }
+                }
+                if let (Some(name), Some(Value::Object(source))) =
+                    (&project_name, seeds.get(PROJECT_SEED))
+                {
+                    let mut entry = match &runtime_project {
+                        Some(Value::Object(e)) => e.clone(),
+                        _ => Map::new(),
+                    };
+                    let mut changed = false;
+                    for key in &account.project_seed_keys {
+                        if let (false, Some(v)) = (entry.contains_key(key), source.get(key)) {
+                            entry.insert(key.clone(), v.clone());
+                            changed = true;
+                        }
+                    }
+                    if changed && !account.claude_json.contains_key("projects") {
+                        let mut projects = match doc.value("projects")? {
+                            Some(Value::Object(p)) => p,
+                            _ => Map::new(),
+                        };
+                        projects.insert(name.clone(), Value::Object(entry.clone()));
+                        extra.insert("projects".into(), Some(Value::Object(projects)));
+                        runtime_project = Some(Value::Object(entry));
+                    }
+                }
+            }
+        }
+        let (desired, note) =
+            overlay.desired(account, project_name.as_deref(), runtime_project.as_ref());
+        overlay_note = note;
+        Ok(managed::Prepare { desired, extra })
+    })?;
+    notes.extend(overlay_note);
+    if let (true, Some(identity)) = (tried, &account_identity) {
+        jsonfile::write_atomic(
+            &memo,
+            identity.as_bytes(),
+            &jsonfile::Options::settings_json(),
+        )?;
+    }
+    Ok(result)
+}
+
+/// After a session: identity keys a login wrote into the runtime's
+/// `.claude.json` that the account lacks are copied to the account, so the
+/// next runtime starts logged in too. Only missing keys are added.
+pub fn propagate_identity(rt: &Runtime, account: &Account) -> Result<Vec<String>> {
+    if rt.is_account_dir() || account.seed_keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let runtime = jsonfile::read(
+        &rt.dir.join(".claude.json"),
+        &jsonfile::Options::claude_json(),
+    )?;
+    let runtime_doc = runtime.document()?;
+    let mut found = BTreeMap::new();
+    for key in &account.seed_keys {
+        if let Some(v) = runtime_doc.value(key)? {
+            found.insert(key.clone(), v);
+        }
+    }
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut added = Vec::new();
+    jsonfile::update(
+        &rt.account_dir.join(".claude.json"),
+        &jsonfile::Options::claude_json(),
+        |doc| {
+            added.clear();
+            let mut edits = Edits::new();
+            for (key, value) in &found {
+                if doc.get(key).is_none() {
+                    edits.insert(key.clone(), Some(value.clone()));
+                    added.push(key.clone());
+                }
+            }
+            Ok(edits)
+        },
+    )?;
+    Ok(added)
+}

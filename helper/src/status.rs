@@ -1,0 +1,212 @@
+//! `claude-accounts status`: every account, its config dir, its known runtime
+//! dirs with their worktrees, which ones a session holds (the lock is the
+//! truth, the recorded pid informational), changes pending for the next
+//! launch, and drift of Nix-owned keys. Reads only; never writes or creates.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::apply::{ChangeKind, Report};
+use crate::launch::format_utc;
+use crate::lock::{self, SessionInfo};
+use crate::manifest::{Isolation, Manifest};
+use crate::registry;
+use crate::runtime::{self, Runtime};
+
+/// The status of all accounts.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub accounts: Vec<AccountStatus>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountStatus {
+    pub name: String,
+    pub config_dir: PathBuf,
+    pub isolation: Isolation,
+    pub single_instance: bool,
+    pub runtimes: Vec<RuntimeStatus>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeStatus {
+    pub dir: PathBuf,
+    /// `account`, `worktree` or `session`.
+    pub kind: &'static str,
+    pub worktree: Option<PathBuf>,
+    pub project_key: Option<PathBuf>,
+    /// Whether a session holds the runtime dir (the lock is the truth).
+    pub running: bool,
+    /// The running session's record, when it matches the lock holder.
+    pub session: Option<SessionInfo>,
+    /// Paths the next launch (or activation) would change, per file.
+    pub pending: Vec<String>,
+    /// Nix-owned paths changed at runtime, per file.
+    pub drift: Vec<String>,
+    /// Why the files could not be inspected.
+    pub error: Option<String>,
+}
+
+/// Collects the status of every account (optionally one).
+pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> {
+    let state_home = registry::state_home(home);
+    let mut accounts = Vec::new();
+    for (name, account) in &m.accounts {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let account_dir = account.config_dir(home);
+        let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
+        let mut runtimes = Vec::new();
+        for dir in dirs {
+            let rt = Runtime::known(&dir, &account_dir);
+            let kind = if rt.is_account_dir() {
+                "account"
+            } else if rt.ephemeral {
+                "session"
+            } else {
+                "worktree"
+            };
+            let probe = if dir.exists() {
+                lock::probe(&dir)?
+            } else {
+                lock::Probe::Free
+            };
+            let running = probe.is_held();
+            let session = match probe {
+                lock::Probe::Held(info) => info,
+                lock::Probe::Free => None,
+            };
+            let (mut pending, mut drift, mut error) = (Vec::new(), Vec::new(), None);
+            if dir.exists() {
+                match runtime::plan(&rt, account, home) {
+                    Ok((settings, claude_json)) => {
+                        sort_changes("settings.json", &settings, &mut pending, &mut drift);
+                        sort_changes(".claude.json", &claude_json, &mut pending, &mut drift);
+                    }
+                    Err(e) => error = Some(format!("{e:#}")),
+                }
+            } else {
+                pending.push("the account dir does not exist yet: run home-manager switch".into());
+            }
+            runtimes.push(RuntimeStatus {
+                dir,
+                kind,
+                worktree: rt.worktree,
+                project_key: rt.project_key,
+                running,
+                session,
+                pending,
+                drift,
+                error,
+            });
+        }
+        accounts.push(AccountStatus {
+            name: name.clone(),
+            config_dir: account_dir,
+            isolation: account.isolation,
+            single_instance: account.single_instance,
+            runtimes,
+        });
+    }
+    Ok(Status { accounts })
+}
+
+fn sort_changes(file: &str, report: &Report, pending: &mut Vec<String>, drift: &mut Vec<String>) {
+    for change in &report.changes {
+        let line = format!("{file}: {}", change.path_display());
+        match change.kind {
+            ChangeKind::Drifted => drift.push(line),
+            ChangeKind::Released => {}
+            _ => pending.push(line),
+        }
+    }
+}
+
+/// Prints the status for people.
+pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
+    for a in &status.accounts {
+        writeln!(
+            out,
+            "{}  {}  (isolation {}{})",
+            a.name,
+            a.config_dir.display(),
+            a.isolation,
+            if a.single_instance {
+                ", one session per runtime"
+            } else {
+                ""
+            }
+        )?;
+        for r in &a.runtimes {
+            let place = match (&r.worktree, r.kind) {
+                (_, "account") => "account dir".to_string(),
+                (Some(w), _) => w.display().to_string(),
+                (None, _) => r.dir.display().to_string(),
+            };
+            let state = match &r.session {
+                Some(s) => format!(
+                    "running: pid {}{} since {}",
+                    s.pid,
+                    s.claude_pid
+                        .map(|c| format!(" (claude {c})"))
+                        .unwrap_or_default(),
+                    format_utc(s.started_at)
+                ),
+                None if r.running => {
+                    "running (its record is being written or is missing)".to_string()
+                }
+                None => "idle".to_string(),
+            };
+            writeln!(out, "  {place:<40} {state}")?;
+            if r.kind != "account" {
+                writeln!(out, "  {:<40} {}", "", r.dir.display())?;
+            }
+            for p in &r.pending {
+                writeln!(out, "    pending  {p}")?;
+            }
+            for d in &r.drift {
+                writeln!(out, "    drifted  {d}")?;
+            }
+            if let Some(e) = &r.error {
+                writeln!(out, "    error    {e}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints, as RFC 6902 patches, what the next launch would change in every
+/// known dir of every account (or one).
+pub fn diff(m: &Manifest, home: &Path, only: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let state_home = registry::state_home(home);
+    for (name, account) in &m.accounts {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let account_dir = account.config_dir(home);
+        let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
+        for dir in dirs.into_iter().filter(|d| d.exists()) {
+            let rt = Runtime::known(&dir, &account_dir);
+            let (settings, claude_json) = runtime::plan(&rt, account, home)?;
+            for (file, report) in [("settings.json", settings), (".claude.json", claude_json)] {
+                if report.changes.is_empty() {
+                    continue;
+                }
+                writeln!(
+                    out,
+                    "{name}: {}\n{}",
+                    dir.join(file).display(),
+                    serde_json::to_string_pretty(&report.to_patch())?
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

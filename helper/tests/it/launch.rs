@@ -1,0 +1,675 @@
+//! `claude-accounts launch`, `status` and `close` with real git worktrees and
+//! the fake claude.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// Waits (bounded) until `path` exists.
+fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs the fake claude once and returns its report.
+fn run_report(env: &mut TestEnv, account: &str, cwd: &Path, args: &[&str], actions: &str) -> Value {
+    let report = env.root.join(format!("report-{}.json", rand_suffix()));
+    let out = env.launch(
+        account,
+        cwd,
+        args,
+        &[
+            ("FAKE_CLAUDE_REPORT", report.to_str().unwrap()),
+            ("FAKE_CLAUDE_ACTIONS", actions),
+        ],
+    );
+    assert_success(&out);
+    read_json(&report)
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn config_dir(report: &Value) -> PathBuf {
+    PathBuf::from(report["configDir"].as_str().expect("configDir in report"))
+}
+
+/// A long-running session and the path of its report.
+fn start_session(
+    env: &mut TestEnv,
+    account: &str,
+    cwd: &Path,
+    extra: &[(&str, &str)],
+) -> (Child, Value) {
+    let report = env.root.join(format!("report-{}.json", rand_suffix()));
+    let mut fake = vec![
+        ("FAKE_CLAUDE_REPORT", report.to_str().unwrap()),
+        ("FAKE_CLAUDE_RUN_MS", "forever"),
+    ];
+    fake.extend_from_slice(extra);
+    let child = env.spawn_session(account, cwd, &fake);
+    wait_for(&report);
+    // The report is written atomically; give a rename a moment if needed.
+    (child, read_json(&report))
+}
+
+fn stop(mut child: Child) -> std::process::ExitStatus {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap()
+}
+
+#[test]
+fn the_context_matrix_picks_the_right_runtime_dir() {
+    let mut env = TestEnv::new();
+    let account_dir = env.account_dir("max");
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let repo = env.repo("repo");
+    let sub = repo.join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let wt = env.worktree(&repo, "wt");
+    let bare = env.root.join("bare.git");
+    env.git(
+        &env.root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let lib = env.repo("lib");
+    env.git(
+        &repo,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            lib.to_str().unwrap(),
+            "vendor/lib",
+        ],
+    );
+
+    let cases: Vec<(&str, PathBuf, PathBuf)> = vec![
+        ("not in git", plain.clone(), account_dir.clone()),
+        (
+            "main worktree",
+            repo.clone(),
+            repo.join(".git/claude-runtime/max"),
+        ),
+        (
+            "main worktree subdir",
+            sub.clone(),
+            repo.join(".git/claude-runtime/max"),
+        ),
+        (
+            "linked worktree",
+            wt.clone(),
+            repo.join(".git/worktrees/wt/claude-runtime/max"),
+        ),
+        ("bare repository", bare.clone(), account_dir.clone()),
+        (
+            "submodule",
+            repo.join("vendor/lib"),
+            repo.join(".git/modules/vendor/lib/claude-runtime/max"),
+        ),
+    ];
+    for (what, cwd, expect) in cases {
+        let report = run_report(&mut env, "max", &cwd, &[], "");
+        assert_eq!(config_dir(&report), expect, "{what}");
+        assert_eq!(report["env"]["CLAUDE_CONFIG_DIR"], json!(expect), "{what}");
+    }
+    // Isolation `account` always uses the account dir.
+    env.manifest["accounts"]["max"]["isolation"] = "account".into();
+    assert_eq!(
+        config_dir(&run_report(&mut env, "max", &wt, &[], "")),
+        account_dir
+    );
+}
+
+#[test]
+fn arguments_pass_through_untouched() {
+    let mut env = TestEnv::new();
+    let dir = env.root.clone();
+    for args in [
+        vec!["mcp", "list"],
+        vec!["--resume", "abc def", "--", "-p", "it's \"quoted\"", ""],
+        vec!["--settings", "{\"a\": 1}", "--model=opus"],
+    ] {
+        let report = run_report(&mut env, "max", &dir, &args, "");
+        assert_eq!(report["args"], json!(args));
+    }
+}
+
+#[test]
+fn four_sessions_two_worktrees_two_accounts_no_cross_talk() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let wt = env.worktree(&repo, "wt");
+    let mut sessions = Vec::new();
+    for account in ["max", "pro"] {
+        for cwd in [&repo, &wt] {
+            let (child, report) = start_session(
+                &mut env,
+                account,
+                cwd,
+                &[
+                    (
+                        "FAKE_CLAUDE_ACTIONS",
+                        &format!("startup,set-key:whoami=\"{account}\""),
+                    ),
+                    ("FAKE_CLAUDE_WRITE_HZ", "20"),
+                ],
+            );
+            sessions.push((child, config_dir(&report), account));
+        }
+    }
+    let dirs: std::collections::BTreeSet<_> = sessions.iter().map(|(_, d, _)| d.clone()).collect();
+    assert_eq!(dirs.len(), 4, "four separate runtime dirs: {dirs:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    for (child, dir, account) in sessions {
+        assert_eq!(
+            stop(child).code(),
+            Some(128 + libc::SIGTERM),
+            "exit status of a SIGTERMed claude"
+        );
+        let state = read_json(&dir.join(".claude.json"));
+        assert_eq!(state["whoami"], json!(account), "{}", dir.display());
+        assert!(
+            !dir.join("backups").exists()
+                || std::fs::read_dir(dir.join("backups"))
+                    .unwrap()
+                    .next()
+                    .is_none(),
+            "no corrupted-file backups in {}",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn single_instance_per_worktree_and_crashes_free_the_lock() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let wt = env.worktree(&repo, "wt");
+    let (first, _) = start_session(&mut env, "max", &repo, &[]);
+    let out = env.launch("max", &repo, Vec::<&str>::new(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Claude Code (max) is already running in")
+            && err.contains(&repo.display().to_string())
+            && err.contains(&format!("pid {}", first.id()))
+            && err.contains("claude-close max"),
+        "{err}"
+    );
+    // Another worktree starts.
+    let report = run_report(&mut env, "max", &wt, &[], "");
+    assert!(config_dir(&report).starts_with(repo.join(".git/worktrees/wt")));
+    // SIGKILL of the session frees the lock.
+    let mut first = first;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let report = run_report(&mut env, "max", &repo, &[], "");
+    assert_eq!(config_dir(&report), repo.join(".git/claude-runtime/max"));
+}
+
+#[test]
+fn a_left_behind_child_does_not_hold_the_lock() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let log = env.root.join("fake.log");
+    let out = env.launch(
+        "max",
+        &repo,
+        Vec::<&str>::new(),
+        &[
+            ("FAKE_CLAUDE_ACTIONS", "spawn-child:30"),
+            ("FAKE_CLAUDE_LOG", log.to_str().unwrap()),
+        ],
+    );
+    assert_success(&out);
+    let child: i32 = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "spawn-child")
+        .and_then(|e| e["childPid"].as_i64())
+        .expect("the fake logged its child") as i32;
+    assert_eq!(
+        unsafe { libc::kill(child, 0) },
+        0,
+        "the left-behind child is alive"
+    );
+    let report = run_report(&mut env, "max", &repo, &[], "");
+    assert_eq!(
+        config_dir(&report),
+        repo.join(".git/claude-runtime/max"),
+        "relaunch while the child lives"
+    );
+    // Nothing of the launcher leaked into claude: no lock fd among its open files.
+    let fds = report["openFds"].to_string();
+    assert!(
+        !fds.contains("session.lock"),
+        "claude inherited the session lock: {fds}"
+    );
+    unsafe { libc::kill(child, libc::SIGKILL) };
+}
+
+#[test]
+fn relaunch_after_a_manifest_change_applies_exactly_that() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let report = run_report(
+        &mut env,
+        "max",
+        &repo,
+        &[],
+        "startup,add-mcp:user-srv,set-model:sonnet,set-key:custom=42",
+    );
+    let rt = config_dir(&report);
+    let before = read_json(&rt.join(".claude.json"));
+    assert_eq!(
+        before["mcpServers"]["user-srv"]["command"]
+            .as_str()
+            .is_some(),
+        true
+    );
+
+    let max = &mut env.manifest["accounts"]["max"];
+    max["claudeJson"]["mcpServers"] = json!({"added": {"command": "added-mcp"}});
+    max["settings"]["permissions"]["allow"] = json!(["Bash(make)"]);
+    run_report(&mut env, "max", &repo, &[], "");
+
+    let after = read_json(&rt.join(".claude.json"));
+    assert_eq!(
+        after["mcpServers"],
+        json!({"user-srv": before["mcpServers"]["user-srv"], "added": {"command": "added-mcp"}})
+    );
+    let mut expect = before.clone();
+    expect["mcpServers"] = after["mcpServers"].clone();
+    for key in ["numStartups", "projects"] {
+        // the second fake run did nothing, so Claude's keys are as it left them
+        assert_eq!(after[key], before[key], "{key}");
+    }
+    assert_eq!(after["custom"], 42);
+    let settings = read_json(&rt.join("settings.json"));
+    assert_eq!(settings["permissions"]["allow"], json!(["Bash(make)"]));
+    assert_eq!(settings["model"], "opus", "Nix's model wins over /model");
+}
+
+#[test]
+fn a_fresh_worktree_starts_logged_in_with_the_credentials_link() {
+    let mut env = TestEnv::new();
+    let account_dir = env.account_dir("max");
+    // Log in once outside git (the account dir).
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    run_report(&mut env, "max", &plain, &[], "login");
+    let account_state = read_json(&account_dir.join(".claude.json"));
+    assert!(account_state.get("oauthAccount").is_some());
+
+    let repo = env.repo("repo");
+    let wt = env.worktree(&repo, "fresh");
+    let report = run_report(&mut env, "max", &wt, &[], "");
+    let rt = config_dir(&report);
+    let state = read_json(&rt.join(".claude.json"));
+    for key in ["oauthAccount", "userID", "hasCompletedOnboarding"] {
+        assert_eq!(state[key], account_state[key], "{key} seeded");
+    }
+    let link = std::fs::read_link(rt.join(".credentials.json")).expect("credentials link");
+    assert_eq!(link, account_dir.join(".credentials.json"));
+}
+
+#[test]
+fn credentials_refreshed_in_a_runtime_flow_back_to_the_account() {
+    for mode in ["through", "replace"] {
+        let mut env = TestEnv::new();
+        let account_dir = env.account_dir("max");
+        let plain = env.root.join("plain");
+        std::fs::create_dir_all(&plain).unwrap();
+        run_report(&mut env, "max", &plain, &[], "login");
+        let repo = env.repo("repo");
+        let report_path = env.root.join("r.json");
+        let out = env.launch(
+            "max",
+            &repo,
+            Vec::<&str>::new(),
+            &[
+                ("FAKE_CLAUDE_ACTIONS", "refresh-credentials"),
+                ("FAKE_CLAUDE_CREDENTIALS", mode),
+                ("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap()),
+            ],
+        );
+        assert_success(&out);
+        let rt = config_dir(&read_json(&report_path));
+        let link = rt.join(".credentials.json");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{mode}: link restored"
+        );
+        let creds = read_json(&account_dir.join(".credentials.json"));
+        let runtime_view = read_json(&link);
+        assert_eq!(creds, runtime_view, "{mode}");
+        assert!(
+            creds.to_string().contains("refresh"),
+            "{mode}: the refreshed token reached the account: {creds}"
+        );
+    }
+}
+
+#[test]
+fn git_worktree_remove_leaves_nothing_behind() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let wt = env.worktree(&repo, "gone");
+    let report = run_report(&mut env, "max", &wt, &[], "startup");
+    let rt = config_dir(&report);
+    assert!(rt.exists());
+    env.git(
+        &repo,
+        &["worktree", "remove", "--force", wt.to_str().unwrap()],
+    );
+    assert!(!rt.exists());
+    assert!(!repo.join(".git/worktrees/gone").exists());
+    let manifest = env.write_manifest();
+    let out = env
+        .helper(&env.root.clone())
+        .args(["status", "--json", "--manifest"])
+        .arg(manifest)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(
+        !stdout(&out).contains("gone"),
+        "status forgot the removed worktree:\n{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn overlays_only_for_trusted_projects_and_the_project_wins() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    std::fs::create_dir_all(repo.join(".claude")).unwrap();
+    std::fs::write(
+        repo.join(".claude/.mcp.json"),
+        r#"{"mcpServers": {"nix-server": {"command": "project-version"}, "db": {"command": "pg-mcp"}}}"#,
+    )
+    .unwrap();
+    let report_path = env.root.join("r.json");
+    let out = env.launch(
+        "max",
+        &repo,
+        Vec::<&str>::new(),
+        &[("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap())],
+    );
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("not a trusted project"),
+        "{}",
+        stderr(&out)
+    );
+    let rt = config_dir(&read_json(&report_path));
+    let servers = read_json(&rt.join(".claude.json"))["mcpServers"].clone();
+    assert_eq!(
+        servers,
+        json!({"nix-server": {"type": "stdio", "command": "nix-mcp", "args": []}})
+    );
+
+    env.manifest["accounts"]["max"]["trustedProjects"] = json!([env.root]);
+    let out = env.launch("max", &repo, Vec::<&str>::new(), &[]);
+    assert_success(&out);
+    let servers = read_json(&rt.join(".claude.json"))["mcpServers"].clone();
+    assert_eq!(
+        servers,
+        json!({"nix-server": {"command": "project-version"}, "db": {"command": "pg-mcp"}})
+    );
+
+    // Removing a server from the overlay prunes it at the next launch.
+    std::fs::write(repo.join(".claude/.mcp.json"), r#"{"mcpServers": {}}"#).unwrap();
+    assert_success(&env.launch("max", &repo, Vec::<&str>::new(), &[]));
+    let servers = read_json(&rt.join(".claude.json"))["mcpServers"].clone();
+    assert_eq!(
+        servers,
+        json!({"nix-server": {"type": "stdio", "command": "nix-mcp", "args": []}})
+    );
+}
+
+#[test]
+fn secrets_reach_claude_and_no_file_the_helper_wrote() {
+    let mut env = TestEnv::new();
+    let secret_dir = env.root.join("run-agenix");
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    std::fs::write(secret_dir.join("gh"), "ghp_SECRET_VALUE_123\n").unwrap();
+    std::fs::write(secret_dir.join("token"), "sk-ant-oat-TOKEN_456\n").unwrap();
+    std::fs::write(secret_dir.join("env"), "FROM_FILE=\"file-SECRET_789\"\n").unwrap();
+    let max = &mut env.manifest["accounts"]["max"];
+    max["secretFiles"] = json!({"GITHUB_TOKEN": secret_dir.join("gh")});
+    max["oauthTokenFile"] = json!(secret_dir.join("token"));
+    max["environmentFiles"] = json!([secret_dir.join("env")]);
+    max["environment"] = json!({"PLAIN": "visible"});
+    let repo = env.repo("repo");
+    let report_path = env.root.join("report-outside.json");
+    let out = env.launch(
+        "max",
+        &repo,
+        Vec::<&str>::new(),
+        &[
+            ("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap()),
+            ("FAKE_CLAUDE_ACTIONS", "startup"),
+        ],
+    );
+    assert_success(&out);
+    let report = read_json(&report_path);
+    assert_eq!(report["env"]["GITHUB_TOKEN"], "ghp_SECRET_VALUE_123");
+    assert_eq!(
+        report["env"]["CLAUDE_CODE_OAUTH_TOKEN"],
+        "sk-ant-oat-TOKEN_456"
+    );
+    assert_eq!(report["env"]["FROM_FILE"], "file-SECRET_789");
+    assert_eq!(report["env"]["PLAIN"], "visible");
+    // No file under HOME or the repository holds a secret.
+    for root in [&env.home, &repo] {
+        for file in walk(root) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in ["SECRET_VALUE_123", "TOKEN_456", "SECRET_789"] {
+                assert!(!text.contains(secret), "{} holds {secret}", file.display());
+            }
+        }
+    }
+    // A missing secret is a clear error naming the variable and the path.
+    std::fs::remove_file(secret_dir.join("gh")).unwrap();
+    let out = env.launch("max", &repo, Vec::<&str>::new(), &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("GITHUB_TOKEN")
+            && stderr(&out).contains(&secret_dir.join("gh").display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.is_dir() {
+            files.extend(walk(&p));
+        } else if meta.is_file() {
+            files.push(p);
+        }
+    }
+    files
+}
+
+#[test]
+fn status_json_and_close() {
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let wt = env.worktree(&repo, "wt");
+    let (session, report) = start_session(&mut env, "max", &wt, &[]);
+    let rt = config_dir(&report);
+    let manifest = env.write_manifest();
+    let out = env
+        .helper(&env.root.clone())
+        .args(["status", "--json", "--manifest"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let max = status["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "max")
+        .unwrap()
+        .clone();
+    let runtime = max["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dir"] == json!(rt))
+        .cloned()
+        .expect("runtime listed");
+    assert_eq!(runtime["worktree"], json!(wt));
+    assert_eq!(runtime["kind"], "worktree");
+    assert_eq!(runtime["session"]["pid"], json!(session.id()));
+
+    // A Nix-owned key changed at runtime shows as drift.
+    let mut s = read_json(&rt.join("settings.json"));
+    s["model"] = "haiku".into();
+    std::fs::write(rt.join("settings.json"), s.to_string()).unwrap();
+    let out = env
+        .helper(&env.root.clone())
+        .args(["status", "--json", "--manifest"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("settings.json: model"),
+        "{}",
+        stdout(&out)
+    );
+
+    // close: from the worktree, by path.
+    let out = env
+        .helper(&env.root.clone())
+        .args(["close", "max", "--worktree"])
+        .arg(&wt)
+        .arg("--manifest")
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("closed Claude Code (max)"),
+        "{}",
+        stdout(&out)
+    );
+    let mut session = session;
+    let status = session.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    let out = env
+        .helper(&env.root.clone())
+        .args(["close", "max", "--all", "--manifest"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stdout(&out).contains("no session of max is running"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn throwaway_sessions_are_removed_unless_kept() {
+    let mut env = TestEnv::new();
+    env.manifest["accounts"]["pro"]["isolation"] = "session".into();
+    let repo = env.repo("repo");
+    let report = run_report(&mut env, "pro", &repo, &[], "startup");
+    let dir = config_dir(&report);
+    assert!(
+        dir.starts_with(env.home.join(".local/state/claude-accounts/pro/sessions")),
+        "{}",
+        dir.display()
+    );
+    assert!(!dir.exists(), "removed after the session");
+    let report_path = env.root.join("kept.json");
+    let out = env.launch(
+        "pro",
+        &repo,
+        Vec::<&str>::new(),
+        &[
+            ("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap()),
+            ("CLAUDE_ACCOUNTS_KEEP_SESSION", "1"),
+        ],
+    );
+    assert_success(&out);
+    assert!(
+        config_dir(&read_json(&report_path)).exists(),
+        "kept on request"
+    );
+}
+
+#[test]
+fn relaunching_writes_nothing_when_nothing_changed() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = TestEnv::new();
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    run_report(&mut env, "max", &plain, &[], "login");
+    let repo = env.repo("repo");
+    let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
+    let state = |rt: &Path| -> Vec<(PathBuf, u64, i64, i64)> {
+        [
+            "settings.json",
+            ".claude.json",
+            ".claude-accounts/runtime.json",
+            ".claude-accounts/last-applied/.claude.json",
+        ]
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(rt.join(f)).unwrap();
+            (rt.join(f), m.ino(), m.mtime(), m.mtime_nsec())
+        })
+        .collect()
+    };
+    let before = state(&rt);
+    std::thread::sleep(Duration::from_millis(20));
+    run_report(&mut env, "max", &repo, &[], "");
+    assert_eq!(state(&rt), before);
+}
