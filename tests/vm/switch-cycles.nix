@@ -203,10 +203,12 @@
         machine.succeed(f"test ! -e {first['configDir']} && test ! -e {second['configDir']}")
 
     with subtest("one session per runtime dir; claude-status and claude-close"):
-        machine.succeed(login_shell(
-            "cd ~/src/proj-wt && env FAKE_CLAUDE_RUN_MS=forever FAKE_CLAUDE_REPORT=/tmp/bg.json "
-            "claudemax >/tmp/bg.log 2>&1 &"
-        ))
+        # The whole background job's output goes to a file, or the test
+        # driver would wait for it.
+        alice(
+            "(cd ~/src/proj-wt && env FAKE_CLAUDE_RUN_MS=forever FAKE_CLAUDE_REPORT=/tmp/bg.json "
+            "claudemax) >/tmp/bg.log 2>&1 </dev/null &"
+        )
         machine.wait_for_file("/tmp/bg.json")
         pid = json_file("/tmp/bg.json")["pid"]
         alice_fails("cd ~/src/proj-wt && env FAKE_CLAUDE_REPORT=/tmp/second.json claudemax")
@@ -220,16 +222,16 @@
         claude("claudemax", "~/src/proj-wt", "/tmp/after-close.json")
 
     with subtest("activation leaves a running session's .claude.json for the next launch"):
-        machine.succeed(login_shell(
-            "cd /tmp && env FAKE_CLAUDE_RUN_MS=forever FAKE_CLAUDE_REPORT=/tmp/bg2.json "
-            "claudemax >/tmp/bg2.log 2>&1 &"
-        ))
+        alice(
+            "(cd /tmp && env FAKE_CLAUDE_RUN_MS=forever FAKE_CLAUDE_REPORT=/tmp/bg2.json "
+            "claudemax) >/tmp/bg2.log 2>&1 </dev/null &"
+        )
         machine.wait_for_file("/tmp/bg2.json")
         pid = json_file("/tmp/bg2.json")["pid"]
         running = machine.succeed(f"sha256sum {MAX}/.claude.json")
         out = helper_output(switch("${gen1}"))
         assert machine.succeed(f"sha256sum {MAX}/.claude.json") == running
-        assert "max" in out, out
+        assert "pending" in out and f"{MAX}/.claude.json" in out, out
         alice("claude-close max --all")
         machine.wait_until_fails(f"kill -0 {pid}")
         claude("claudemax", "/tmp", "/tmp/next.json")
