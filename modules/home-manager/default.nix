@@ -1,0 +1,414 @@
+# Home Manager module: `programs.claude-code.accounts.<name>`.
+#
+# Nix decides what must hold and renders it into one manifest; the
+# `claude-accounts` helper makes it hold on disk (at activation and at every
+# launch). This file resolves each account (including what it inherits from
+# Home Manager's own `programs.claude-code`), renders the manifest, the asset
+# directories and the commands, and hooks the helper into activation.
+{
+  config,
+  lib,
+  options,
+  pkgs,
+  ...
+}:
+let
+  render = import ./render.nix;
+
+  cfg = config.programs.claude-code;
+  homeDir = config.home.homeDirectory;
+
+  helper = cfg.accountsHelper.package;
+  helperExe = lib.getExe' helper "claude-accounts";
+  # The manifest writer runs the helper at build time, which needs a helper
+  # the build platform can execute.
+  canRunHelper = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
+
+  # Home Manager's own single-account module, when it is part of this
+  # evaluation and enabled: the source of inherited values.
+  upstreamPresent = options ? programs.claude-code.enable;
+  upstreamEnabled = upstreamPresent && cfg.enable;
+  upstreamConfigDir = if upstreamPresent then cfg.configDir else "${homeDir}/.claude";
+  # What the shared module has that accounts do not inherit.
+  upstreamExtras =
+    upstreamEnabled
+    && (cfg.plugins != { } && cfg.plugins != [ ] || cfg.marketplaces != { } || cfg.lspServers != { });
+
+  # Home Manager's effective servers for `programs.claude-code`: those of
+  # `programs.mcp` (when integrated, transformed as that module does) under
+  # its own `mcpServers`. Disabled entries keep their toggle so that
+  # `render.renderServers` can drop them.
+  sharedServers =
+    let
+      integrated =
+        (cfg.enableMcpIntegration or false)
+        && (options ? programs.mcp.enable)
+        && config.programs.mcp.enable;
+      fromMcp = lib.mapAttrs (
+        name: server:
+        if render.serverEnabled server then
+          lib.hm.mcp.transformMcpServer {
+            inherit server;
+            exclude = [ "enabled" ];
+            extraTransforms = [
+              lib.hm.mcp.addType
+              (lib.hm.mcp.wrapEnvFilesCommand { inherit pkgs name; })
+            ];
+          }
+        else
+          server
+      ) (lib.optionalAttrs integrated config.programs.mcp.servers);
+    in
+    fromMcp // cfg.mcpServers;
+
+  enabledAccounts = lib.filterAttrs (_: account: account.enable) cfg.accounts;
+
+  isPathLike = lib.hm.strings.isPathLike;
+
+  # The `claude` executable of a package: its main program when declared
+  # (claude-code's is `claude`), else `bin/claude`.
+  claudeExe =
+    package:
+    if package == null then
+      "claude"
+    else if package ? meta.mainProgram then
+      lib.getExe package
+    else
+      "${package}/bin/claude";
+
+  # Everything the rest of the module needs about one account, with the
+  # shared values already merged in.
+  resolve =
+    name: account:
+    let
+      inherits = account.inheritShared && upstreamEnabled;
+      fromShared = attr: default: if inherits then cfg.${attr} else default;
+      mergeNamed = attr: fromShared attr { } // account.${attr};
+      pickDir = attr: if account.${attr} != null then account.${attr} else fromShared attr null;
+
+      skillParts =
+        value:
+        if isPathLike value then
+          {
+            dir = value;
+            entries = { };
+          }
+        else
+          {
+            dir = null;
+            entries = value;
+          };
+      ownSkills = skillParts account.skills;
+      sharedSkills = skillParts (fromShared "skills" { });
+
+      # Each asset directory: files from an optional directory, then named
+      # entries (replacing files of the same name).
+      assetSpecs = {
+        agents = {
+          entries = mergeNamed "agents";
+          dir = pickDir "agentsDir";
+          fileName = entry: "${entry}.md";
+          mode = "0644";
+        };
+        commands = {
+          entries = mergeNamed "commands";
+          dir = pickDir "commandsDir";
+          fileName = entry: "${entry}.md";
+          mode = "0644";
+        };
+        hooks = {
+          entries = mergeNamed "hooks";
+          dir = pickDir "hooksDir";
+          fileName = entry: entry;
+          mode = "0755";
+        };
+        output-styles = {
+          entries = mergeNamed "outputStyles";
+          dir = null;
+          fileName = entry: "${entry}.md";
+          mode = "0644";
+        };
+        rules = {
+          entries = mergeNamed "rules";
+          dir = pickDir "rulesDir";
+          fileName = entry: "${entry}.md";
+          mode = "0644";
+        };
+        skills = {
+          entries = sharedSkills.entries // ownSkills.entries;
+          dir = if ownSkills.dir != null then ownSkills.dir else sharedSkills.dir;
+          skill = true;
+        };
+      };
+      usedSpecs = lib.filterAttrs (_: spec: spec.entries != { } || spec.dir != null) assetSpecs;
+
+      context = if account.context != "" then account.context else fromShared "context" "";
+      hasContext = context != "";
+    in
+    {
+      inherit account inherits context hasContext;
+      assetDirs = lib.mapAttrs (mkAssetDir name) usedSpecs;
+      assets = render.assetNames (
+        lib.mapAttrs (_: _: true) usedSpecs // { "CLAUDE.md" = hasContext; }
+      );
+      settings = render.mergeSettings (fromShared "settings" { }) account.settings;
+      servers = render.renderServers (
+        (if inherits then sharedServers else { }) // account.mcpServers
+      );
+    };
+
+  # One asset directory in the store, holding regular files (Claude Code
+  # skips symlinked files in `agents/` and `commands/`), linked as a whole.
+  mkAssetDir =
+    account: kind: spec:
+    let
+      source =
+        entry: content:
+        if isPathLike content then
+          "${content}"
+        else
+          pkgs.writeText (lib.strings.sanitizeDerivationName "claude-${account}-${kind}-${entry}"
+          ) content;
+      put =
+        entry: content:
+        let
+          from = lib.escapeShellArg (source entry content);
+        in
+        if spec.skill or false then
+          "put_skill ${from} ${lib.escapeShellArg entry}"
+        else
+          "put_file ${spec.mode} ${from} ${lib.escapeShellArg (spec.fileName entry)}";
+    in
+    pkgs.runCommandLocal "claude-${account}-${kind}" { } ''
+      put_file() {
+        if [ -d "$2" ]; then
+          echo "programs.claude-code.accounts.${account}: $2 is a directory;" \
+            "${kind} entries must be files" >&2
+          exit 1
+        fi
+        rm -rf "$out/$3"
+        install -D -m "$1" "$2" "$out/$3"
+      }
+      put_skill() {
+        rm -rf "$out/$2"
+        if [ -d "$1" ]; then
+          mkdir -p "$out/$2"
+          cp -RL "$1/." "$out/$2/"
+          chmod -R u+w "$out/$2"
+        else
+          install -D -m 0644 "$1" "$out/$2/SKILL.md"
+        fi
+      }
+      mkdir -p "$out"
+      ${lib.optionalString (spec.dir != null) ''
+        cp -RL ${lib.escapeShellArg "${spec.dir}"}/. "$out/"
+        chmod -R u+w "$out"
+      ''}
+      ${lib.concatLines (lib.mapAttrsToList put spec.entries)}
+    '';
+
+  resolved = lib.mapAttrs resolve enabledAccounts;
+
+  manifestData = render.manifest {
+    inherit (builtins) storeDir;
+    accounts = lib.mapAttrs (
+      name: r:
+      render.accountEntry {
+        inherit (r.account)
+          configDir
+          claudeJson
+          seedKeys
+          projectSeedKeys
+          isolation
+          singleInstance
+          environment
+          environmentFiles
+          secretFiles
+          oauthTokenFile
+          trustedProjects
+          mcpOverlay
+          ;
+        inherit (r) settings assets;
+        claude = claudeExe r.account.package;
+        mcpServers = r.servers;
+      }
+    ) resolved;
+  };
+
+  manifestFile = pkgs.writeTextFile {
+    name = "claude-accounts-manifest.json";
+    text = builtins.toJSON manifestData;
+    checkPhase = lib.optionalString canRunHelper ''
+      ${lib.escapeShellArg helperExe} check --manifest "$target"
+    '';
+  };
+
+  commandArgs = {
+    helper = helperExe;
+    manifest = "${manifestFile}";
+  };
+
+  wrappers = lib.mapAttrsToList (
+    name: r:
+    pkgs.writeShellScriptBin r.account.wrapperName (
+      render.wrapperBody (commandArgs // { account = name; })
+    )
+  ) resolved;
+
+  forwardCommand =
+    commandName: subcommand:
+    pkgs.writeShellScriptBin commandName (
+      render.forwardBody (commandArgs // { inherit subcommand; })
+    );
+
+  reservedCommands = [
+    "claude"
+    "claude-accounts"
+    "claude-status"
+    "claude-close"
+  ];
+
+  fileEntries =
+    name: r:
+    lib.mapAttrs' (
+      kind: dir: lib.nameValuePair "${r.account.configDir}/${kind}" { source = dir; }
+    ) r.assetDirs
+    // lib.optionalAttrs r.hasContext {
+      "${r.account.configDir}/CLAUDE.md" =
+        if isPathLike r.context then { source = r.context; } else { text = r.context; };
+    };
+
+  opt = name: "programs.claude-code.accounts.${name}";
+
+  # Pairs of accounts sharing the value `f` returns.
+  clashes =
+    f:
+    let
+      groups = lib.groupBy (name: f name resolved.${name}) (lib.attrNames resolved);
+    in
+    lib.filterAttrs (_: names: lib.length names > 1) groups;
+
+  stripSlash =
+    path: if path != "/" && lib.hasSuffix "/" path then lib.removeSuffix "/" path else path;
+
+  accountAssertions =
+    name: r:
+    let
+      a = r.account;
+      misplaced = render.misplacedClaudeJsonKeys a.claudeJson;
+    in
+    [
+      {
+        assertion = render.validAccountName name;
+        message = ''${opt name}: an account name may hold only letters, digits, "-" and "_" (it names the account's directories and its command); rename the account.'';
+      }
+      {
+        assertion = lib.hasPrefix "/" a.configDir && render.isInside homeDir a.configDir;
+        message = ''${opt name}.configDir = "${a.configDir}" must be an absolute path inside ${homeDir}, e.g. "${homeDir}/.claude-${name}".'';
+      }
+      {
+        assertion = stripSlash a.configDir != stripSlash homeDir;
+        message = ''${opt name}.configDir must be a directory of its own, not the home directory; use e.g. "${homeDir}/.claude-${name}".'';
+      }
+      {
+        assertion = !(upstreamEnabled && stripSlash a.configDir == stripSlash upstreamConfigDir);
+        message = ''${opt name}.configDir is ${a.configDir}, the directory of Home Manager's programs.claude-code, which links a read-only settings.json there; give the account its own directory (remove configDir for the default "${homeDir}/.claude-${name}") or disable programs.claude-code.'';
+      }
+      {
+        assertion = !(lib.elem a.wrapperName reservedCommands);
+        message = ''${opt name}.wrapperName = "${a.wrapperName}" would shadow the command of that name${lib.optionalString (a.wrapperName == "claude") " (Claude Code's own)"}; choose another, e.g. "claude${name}".'';
+      }
+      {
+        assertion = !(a.claudeJson ? mcpServers);
+        message = ''${opt name}.claudeJson.mcpServers: declare MCP servers in ${opt name}.mcpServers instead (it adds the enabled toggle and merges shared servers).'';
+      }
+      {
+        assertion = !(r.settings ? mcpServers);
+        message = ''${opt name}.settings.mcpServers${lib.optionalString (!(a.settings ? mcpServers)) " (inherited from programs.claude-code.settings)"}: Claude Code ignores mcpServers in settings.json; move the servers to ${opt name}.mcpServers.'';
+      }
+      {
+        assertion = misplaced == [ ];
+        message = ''${opt name}.claudeJson: Claude Code reads ${lib.concatStringsSep ", " misplaced} from settings.json, not .claude.json; move ${
+          if lib.length misplaced == 1 then "it" else "them"
+        } to ${opt name}.settings.'';
+      }
+      {
+        assertion = !(a.environment ? CLAUDE_CONFIG_DIR || a.secretFiles ? CLAUDE_CONFIG_DIR);
+        message = ''${opt name}: CLAUDE_CONFIG_DIR is chosen by ${a.wrapperName} for every session; remove it from environment/secretFiles and set configDir or isolation instead.'';
+      }
+    ];
+
+  accountWarnings =
+    name: r:
+    let
+      a = r.account;
+    in
+    lib.optional (a.trustedProjects != [ ] && a.mcpOverlay == null) ''
+      ${opt name}.trustedProjects has no effect while ${opt name}.mcpOverlay is null (no overlay file is read); set mcpOverlay or remove trustedProjects.
+    ''
+    ++ lib.optional (r.settings ? env.CLAUDE_CONFIG_DIR) ''
+      ${opt name}.settings.env.CLAUDE_CONFIG_DIR cannot take effect: Claude Code reads settings.json from the config dir that ${a.wrapperName} has already chosen. Remove it; set configDir or isolation instead.
+    ''
+    ++ lib.optional (!upstreamEnabled && stripSlash a.configDir == stripSlash upstreamConfigDir) ''
+      ${opt name}.configDir is ${a.configDir}: with CLAUDE_CONFIG_DIR set to it, Claude Code keeps its state in ${a.configDir}/.claude.json instead of ~/.claude.json (anthropics/claude-code#24479), so the account does not see the state of plain `claude` sessions. Copy ~/.claude.json there once, or use another directory.
+    ''
+    ++ lib.optional (r.inherits && upstreamExtras) ''
+      ${opt name} inherits from programs.claude-code, but its plugins, marketplaces and lspServers are not carried into accounts; declare what the account needs in ${opt name}.skills or ${opt name}.mcpServers.
+    ''
+    ++ lib.optional (pkgs.stdenv.hostPlatform.isDarwin && a.isolation != "account" && a.oauthTokenFile == null) ''
+      ${opt name}: on macOS Claude Code keeps credentials in the Keychain under the config dir's path, so every ${a.isolation} runtime dir asks for a new login. Set ${opt name}.oauthTokenFile (a token from `claude setup-token`) or isolation = "account".
+    '';
+in
+{
+  imports = [ ./options.nix ];
+
+  config = lib.mkMerge [
+    {
+      programs.claude-code.accountsManifest = manifestFile;
+      programs.claude-code.accountsManifestData = manifestData;
+    }
+
+    (lib.mkIf (enabledAccounts != { }) {
+      assertions =
+        lib.concatLists (lib.mapAttrsToList accountAssertions resolved)
+        ++ lib.mapAttrsToList (wrapperName: names: {
+          assertion = false;
+          message = ''Accounts ${lib.concatStringsSep " and " names} all use the command name "${wrapperName}"; give each a distinct programs.claude-code.accounts.<name>.wrapperName.'';
+        }) (clashes (_: r: r.account.wrapperName))
+        ++ lib.mapAttrsToList (configDir: names: {
+          assertion = false;
+          message = ''Accounts ${lib.concatStringsSep " and " names} share the config dir ${configDir}; give each its own programs.claude-code.accounts.<name>.configDir (the default is ~/.claude-<name>).'';
+        }) (clashes (_: r: stripSlash r.account.configDir));
+
+      warnings = lib.concatLists (lib.mapAttrsToList accountWarnings resolved);
+
+      home.packages = wrappers ++ [
+        (forwardCommand "claude-status" "status")
+        (forwardCommand "claude-close" "close")
+        helper
+      ];
+
+      home.file = lib.mkMerge (lib.mapAttrsToList fileEntries resolved);
+
+      # A stable path to the current manifest, for `claude-accounts` run by
+      # hand (the commands above use the generation's own store path).
+      xdg.configFile."claude-accounts/manifest.json".source = manifestFile;
+      home.sessionVariables.CLAUDE_ACCOUNTS_MANIFEST =
+        "${config.xdg.configHome}/claude-accounts/manifest.json";
+
+      # After linkGeneration, so that the assets the helper links runtime
+      # dirs to are in place. The helper is quiet unless something changed.
+      home.activation.claudeAccounts = lib.hm.dag.entryAfter [ "linkGeneration" ] ''
+        claudeAccountsArgs=(--manifest ${lib.escapeShellArg "${manifestFile}"})
+        if [[ -v DRY_RUN ]]; then
+          claudeAccountsArgs+=(--dry-run)
+        fi
+        if [[ -v VERBOSE ]]; then
+          claudeAccountsArgs+=(--verbose)
+        fi
+        ${lib.escapeShellArg helperExe} activate "''${claudeAccountsArgs[@]}"
+        unset claudeAccountsArgs
+      '';
+    })
+  ];
+}

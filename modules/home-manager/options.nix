@@ -1,0 +1,504 @@
+# Options of `programs.claude-code.accounts.<name>` and the helper package.
+#
+# Names and shapes follow Home Manager's own `programs.claude-code` where the
+# two overlap, so a configuration moves from there into an account unchanged.
+{
+  config,
+  lib,
+  options,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) literalExpression mkOption types;
+
+  cfg = config.programs.claude-code;
+  jsonFormat = pkgs.formats.json { };
+  homeDir = config.home.homeDirectory;
+
+  # Whether Home Manager's own claude-code module is part of this evaluation.
+  upstreamPresent = options ? programs.claude-code.enable;
+
+  mkContentOption =
+    {
+      file,
+      example,
+      extra ? "",
+    }:
+    mkOption {
+      type = types.attrsOf (types.either types.lines types.path);
+      default = { };
+      description = ''
+        The attribute name becomes the file name ({file}`${file}`), the value
+        is the content, inline or a path to a file. The files are rendered into
+        one store directory, linked as a whole to {file}`${lib.head (lib.splitString "/" file)}`
+        in the account's {option}`configDir`.
+        Inherited entries of the same name from the shared
+        `programs.claude-code` are replaced.${extra}
+      '';
+      inherit example;
+    };
+
+  mkDirOption =
+    { file, example }:
+    mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      description = ''
+        A directory whose files are copied into the account's {file}`${file}`
+        directory. Entries of the attribute-set option of the same kind
+        replace files of the same name from this directory. An account without
+        its own directory uses the shared one when it inherits.
+      '';
+      inherit example;
+    };
+
+  serverType = types.submodule {
+    freeformType = jsonFormat.type;
+    options.enabled = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Whether the server is written to the account's {file}`.claude.json`.
+        A disabled server is left out (and pruned if an earlier generation
+        declared it); the toggle itself is never written.
+      '';
+    };
+  };
+
+  accountModule =
+    { name, ... }:
+    {
+      options = {
+        enable = lib.mkEnableOption "the Claude Code account `${name}`" // {
+          default = true;
+          example = false;
+        };
+
+        package = mkOption {
+          type = types.nullOr types.package;
+          default = if upstreamPresent then cfg.package else pkgs.claude-code;
+          defaultText = literalExpression "config.programs.claude-code.package";
+          example = literalExpression "pkgs.claude-code";
+          description = ''
+            The Claude Code package whose {command}`claude` the account's
+            wrapper runs. Defaults to Home Manager's
+            {option}`programs.claude-code.package` (itself `pkgs.claude-code`
+            unless set). With `null`, {command}`claude` is looked up in
+            {env}`PATH` at launch.
+          '';
+        };
+
+        configDir = mkOption {
+          type = types.str;
+          default = "${homeDir}/.claude-${name}";
+          defaultText = literalExpression ''"''${config.home.homeDirectory}/.claude-<name>"'';
+          example = literalExpression ''"''${config.xdg.configHome}/claude-work"'';
+          description = ''
+            The account directory: its {env}`CLAUDE_CONFIG_DIR` outside git
+            repositories, holding {file}`settings.json`, {file}`.claude.json`,
+            {file}`.credentials.json` and the linked assets. An absolute path
+            inside the home directory; every account needs its own.
+          '';
+        };
+
+        wrapperName = mkOption {
+          type = types.str;
+          default = "claude${name}";
+          defaultText = literalExpression ''"claude<name>"'';
+          example = "claude-work";
+          description = ''
+            Name of the command that starts Claude Code with this account
+            (installed into {file}`~/.nix-profile/bin`). It passes its
+            arguments to {command}`claude` untouched.
+          '';
+        };
+
+        inheritShared = mkOption {
+          type = types.bool;
+          default = true;
+          example = false;
+          description = ''
+            Whether the account builds on Home Manager's
+            `programs.claude-code` (when that module is enabled):
+            {option}`settings` are merged recursively with
+            {option}`programs.claude-code.settings` (the account wins),
+            {option}`mcpServers`, {option}`commands`, {option}`agents`,
+            {option}`rules`, {option}`outputStyles`, {option}`hooks` and
+            {option}`skills` are merged by name (the account wins), the
+            `*Dir` options and {option}`context` are used when the account
+            sets none. Plugins, marketplaces and LSP servers are not carried
+            over.
+          '';
+        };
+
+        settings = mkOption {
+          inherit (jsonFormat) type;
+          default = { };
+          example = literalExpression ''
+            {
+              model = "opus";
+              permissions.allow = [ "Bash(git status)" "Bash(cargo test:*)" ];
+              permissions.deny = [ "Read(./.env)" ];
+              env.DISABLE_TELEMETRY = "1";
+            }
+          '';
+          description = ''
+            Keys of the account's {file}`settings.json`. The file stays a real,
+            writable file: these keys are enforced at every switch and launch,
+            keys removed here are removed there, and whatever Claude Code or
+            you add (e.g. with `/model`) is kept. Elements of string lists
+            such as `permissions.allow` are owned one by one.
+          '';
+        };
+
+        mcpServers = mkOption {
+          type = types.attrsOf serverType;
+          default = { };
+          example = literalExpression ''
+            {
+              github = {
+                type = "http";
+                url = "https://api.githubcopilot.com/mcp/";
+                headers.Authorization = "Bearer ''${GITHUB_TOKEN}";
+              };
+              filesystem = {
+                command = lib.getExe pkgs.mcp-server-filesystem;
+                args = [ "/home/alice/src" ];
+              };
+              time = {
+                command = "uvx";
+                args = [ "mcp-server-time" ];
+                enabled = false;
+              };
+            }
+          '';
+          description = ''
+            User-scope MCP servers, written to `mcpServers` in the account's
+            {file}`.claude.json` (Claude Code ignores them in
+            {file}`settings.json`). A stdio server has `command`, `args`,
+            `env`; a remote one `type` (`http`, `sse`, `ws`), `url`,
+            `headers`. `type` is added when omitted. Servers added with
+            {command}`claude mcp add --scope user` are kept; servers removed
+            here are pruned. `''${VAR}` in values is expanded by Claude Code,
+            e.g. from {option}`secretFiles`.
+          '';
+        };
+
+        claudeJson = mkOption {
+          inherit (jsonFormat) type;
+          default = { };
+          example = literalExpression "{ autoUpdates = false; }";
+          description = ''
+            Other top-level keys enforced in the account's
+            {file}`.claude.json`; every key not declared here (projects,
+            history, identity) stays Claude Code's. Use {option}`mcpServers`
+            for servers and {option}`settings` for what Claude Code reads from
+            {file}`settings.json`.
+          '';
+        };
+
+        context = mkOption {
+          type = types.either types.lines types.path;
+          default = "";
+          example = literalExpression "./CLAUDE.md";
+          description = ''
+            The account's global memory, linked as {file}`CLAUDE.md` in
+            {option}`configDir`: inline text or a path. Empty means none (or
+            the shared {option}`programs.claude-code.context` when
+            inheriting).
+          '';
+        };
+
+        commands = mkContentOption {
+          file = "commands/<name>.md";
+          example = literalExpression ''
+            {
+              fix-issue = ./commands/fix-issue.md;
+              changelog = '''
+                ---
+                description: Update CHANGELOG.md with a new entry
+                ---
+                Add an entry for $ARGUMENTS.
+              ''';
+            }
+          '';
+        };
+
+        agents = mkContentOption {
+          file = "agents/<name>.md";
+          example = literalExpression ''
+            {
+              code-reviewer = '''
+                ---
+                name: code-reviewer
+                description: Reviews code for quality and security
+                tools: Read, Grep
+                ---
+                You are a senior engineer reviewing code.
+              ''';
+            }
+          '';
+        };
+
+        rules = mkContentOption {
+          file = "rules/<name>.md";
+          example = literalExpression "{ testing = ./rules/testing.md; }";
+          extra = " Claude Code loads every rule file as memory.";
+        };
+
+        outputStyles = mkContentOption {
+          file = "output-styles/<name>.md";
+          example = literalExpression "{ concise = ./output-styles/concise.md; }";
+        };
+
+        hooks = mkContentOption {
+          file = "hooks/<name>";
+          example = literalExpression ''
+            {
+              pre-edit = '''
+                #!/usr/bin/env bash
+                echo "About to edit $1"
+              ''';
+            }
+          '';
+          extra = " Hook scripts are made executable; refer to them from `settings.hooks`.";
+        };
+
+        skills = mkOption {
+          type = types.either (types.attrsOf (types.either types.lines types.path)) types.path;
+          default = { };
+          example = literalExpression ''
+            {
+              data-analysis = ./skills/data-analysis;
+              release = ./skills/release/SKILL.md;
+            }
+          '';
+          description = ''
+            Skills in the account's {file}`skills/` directory: an attribute set
+            whose names become skill directories (inline text or a file becomes
+            {file}`skills/<name>/SKILL.md`, a directory is copied as
+            {file}`skills/<name>/`), or a path to a directory holding one folder
+            per skill.
+          '';
+        };
+
+        commandsDir = mkDirOption {
+          file = "commands/";
+          example = literalExpression "./commands";
+        };
+        agentsDir = mkDirOption {
+          file = "agents/";
+          example = literalExpression "./agents";
+        };
+        rulesDir = mkDirOption {
+          file = "rules/";
+          example = literalExpression "./rules";
+        };
+        hooksDir = mkDirOption {
+          file = "hooks/";
+          example = literalExpression "./hooks";
+        };
+
+        environment = mkOption {
+          type = types.attrsOf types.str;
+          default = { };
+          example = {
+            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
+          };
+          description = ''
+            Environment variables set for every session of the account (by
+            its wrapper; nothing is written to a file).
+          '';
+        };
+
+        environmentFiles = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "/run/secrets/claude-work.env" ];
+          description = ''
+            Files of `KEY=VALUE` lines read at every launch; their variables
+            are set for the session. Absolute paths as strings, so that
+            secrets never enter the Nix store.
+          '';
+        };
+
+        secretFiles = mkOption {
+          type = types.attrsOf types.str;
+          default = { };
+          example = {
+            GITHUB_TOKEN = "/run/agenix/github-token";
+          };
+          description = ''
+            Variables whose value is the content of a file, read at every
+            launch (agenix, sops-nix). Absolute paths as strings, so that
+            secrets never enter the Nix store; the values are never written
+            to disk by claude-accounts.
+          '';
+        };
+
+        oauthTokenFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "/run/agenix/claude-work-token";
+          description = ''
+            A file holding a long-lived token from {command}`claude
+            setup-token`, exported as {env}`CLAUDE_CODE_OAUTH_TOKEN` at
+            launch. An absolute path as a string, so the token never enters
+            the Nix store.
+          '';
+        };
+
+        isolation = mkOption {
+          type = types.enum [
+            "worktree"
+            "account"
+            "session"
+          ];
+          default = "worktree";
+          description = ''
+            Where a session's {env}`CLAUDE_CONFIG_DIR` points.
+            `worktree`: one runtime dir per git worktree
+            ({file}`$GIT_DIR/claude-runtime/<name>`), removed with the
+            worktree, the account dir outside git; `account`: always the
+            account dir; `session`: a fresh runtime dir per launch, removed
+            when the session ends. Runtime dirs share the account's
+            credentials and linked assets.
+          '';
+        };
+
+        singleInstance = mkOption {
+          type = types.bool;
+          default = true;
+          example = false;
+          description = ''
+            Whether to refuse a second session on the same runtime dir (per
+            account and worktree with `isolation = "worktree"`), since
+            concurrent sessions corrupt {file}`.claude.json`.
+          '';
+        };
+
+        trustedProjects = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = literalExpression ''[ "''${config.home.homeDirectory}/src" ]'';
+          description = ''
+            Projects, or directories holding projects, whose MCP overlay file
+            ({option}`mcpOverlay`) is merged into a session's servers. A
+            project whose trust dialog was accepted in Claude Code is trusted
+            too; servers of other projects never start.
+          '';
+        };
+
+        mcpOverlay = mkOption {
+          type = types.nullOr types.str;
+          default = ".claude/.mcp.json";
+          example = null;
+          description = ''
+            A per-project file of extra MCP servers (`{"mcpServers": ...}`),
+            relative to the worktree's top level, merged over the account's
+            servers (the project wins by name) for trusted projects. `null`
+            turns overlays off.
+          '';
+        };
+
+        seedKeys = mkOption {
+          type = types.listOf types.str;
+          default = [
+            "oauthAccount"
+            "userID"
+            "hasCompletedOnboarding"
+            "lastOnboardingVersion"
+            "lastReleaseNotesSeen"
+            "firstStartTime"
+            "installMethod"
+            "autoUpdates"
+          ];
+          description = ''
+            Top-level {file}`.claude.json` keys copied from the account dir
+            into a new runtime dir, so that a new worktree needs no login and
+            shows no first-run wizard.
+          '';
+        };
+
+        projectSeedKeys = mkOption {
+          type = types.listOf types.str;
+          default = [
+            "hasTrustDialogAccepted"
+            "hasCompletedProjectOnboarding"
+            "projectOnboardingSeenCount"
+            "allowedTools"
+            "mcpServers"
+            "enabledMcpjsonServers"
+            "disabledMcpjsonServers"
+            "hasClaudeMdExternalIncludesApproved"
+            "hasClaudeMdExternalIncludesWarningShown"
+          ];
+          description = ''
+            Keys of the project's entry in the account's {file}`.claude.json`
+            (`projects.<path>`) copied into a new runtime dir: folder trust,
+            local-scope MCP servers and per-project approvals.
+          '';
+        };
+      };
+    };
+in
+{
+  options.programs.claude-code = {
+    accounts = mkOption {
+      type = types.attrsOf (types.submodule accountModule);
+      default = { };
+      example = literalExpression ''
+        {
+          max = {
+            settings.model = "opus";
+            mcpServers.github = {
+              type = "http";
+              url = "https://api.githubcopilot.com/mcp/";
+            };
+          };
+          pro = {
+            isolation = "session";
+            inheritShared = false;
+          };
+        }
+      '';
+      description = ''
+        Claude Code accounts, each with its own config dir and a command
+        {command}`claude<name>` that starts Claude Code with it. Next to the
+        wrappers, {command}`claude-status` lists accounts and running sessions
+        and {command}`claude-close` ends one. Settings and servers declared
+        here are applied into Claude Code's own writable files at every
+        switch and launch, keeping everything Claude Code writes.
+      '';
+    };
+
+    accountsHelper.package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ../../pkgs/claude-accounts { };
+      defaultText = literalExpression "pkgs.callPackage <claude-accounts>/pkgs/claude-accounts { }";
+      description = ''
+        The {command}`claude-accounts` helper that applies the accounts'
+        declared state and starts their sessions. It must come from the same
+        revision as this module (the manifest format is versioned).
+      '';
+    };
+
+    accountsManifest = mkOption {
+      type = types.package;
+      readOnly = true;
+      internal = true;
+      description = ''
+        The rendered manifest of all enabled accounts (a JSON file in the
+        store, validated by {command}`claude-accounts check` when built).
+      '';
+    };
+
+    accountsManifestData = mkOption {
+      type = types.attrs;
+      readOnly = true;
+      internal = true;
+      description = "The manifest of all enabled accounts, before it is written (for tests).";
+    };
+  };
+}

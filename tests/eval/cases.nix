@@ -1,0 +1,476 @@
+# Module evaluation cases: each is `{ expected; actual; }`, plain data that the
+# flake check compares (tests/eval/default.nix shows a diff when they differ).
+#
+# `evalHome modules` evaluates a Home Manager configuration for alice
+# (/home/alice) with this project's module and Home Manager's own
+# claude-code module imported, and returns its `config`. The cases only use
+# `pkgs` for stand-in packages, so they also run under ../hm-offline.
+{ evalHome, pkgs }:
+let
+  # A stand-in for claude-code (unfree, and not needed to evaluate): a
+  # version in the name keeps Home Manager's module off its legacy path.
+  claude = pkgs.writeTextFile {
+    name = "claude-code-2.1.240";
+    destination = "/bin/claude";
+    executable = true;
+    text = "#!/bin/sh\nexit 0\n";
+  };
+
+  manifestOf = config: config.programs.claude-code.accountsManifestData;
+  accountsOf = modules: (manifestOf (evalHome modules)).accounts;
+
+  failedAssertions =
+    config: map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+  # This module's warnings, the macOS Keychain one aside (see
+  # warningMacosKeychain): the other cases hold on every platform.
+  isOurs = w: builtins.match "(.|\n)*programs\\.claude-code\\.accounts(.|\n)*" w != null;
+  isKeychain = w: builtins.match "(.|\n)*on macOS Claude Code keeps credentials(.|\n)*" w != null;
+  ourWarnings = config: builtins.filter (w: isOurs w && !isKeychain w) config.warnings;
+
+  fileTargets =
+    config:
+    builtins.filter (t: builtins.match "/home/alice/\\.claude.*" t != null) (
+      map (f: "/home/alice/${f.target}") (builtins.attrValues config.home.file)
+    );
+
+  # Home Manager's programs.claude-code, enabled with shared values.
+  sharedUpstream = {
+    programs.claude-code = {
+      enable = true;
+      package = claude;
+      settings = {
+        theme = "dark";
+        includeCoAuthoredBy = false;
+        permissions = {
+          allow = [ "Bash(git status)" ];
+          deny = [ "Read(./.env)" ];
+        };
+      };
+      mcpServers = {
+        shared = {
+          command = "shared-server";
+        };
+        replaced = {
+          command = "from-shared";
+        };
+        off = {
+          command = "off";
+          enabled = false;
+        };
+      };
+      commands = {
+        review = "shared review";
+        deploy = "shared deploy";
+      };
+      rules.style = "shared style";
+      context = "shared memory";
+    };
+  };
+
+  inheritingAccounts = {
+    programs.claude-code.accounts = {
+      inherits = {
+        package = claude;
+        settings = {
+          model = "opus";
+          permissions.allow = [ "Edit" ];
+        };
+        mcpServers.replaced = {
+          type = "http";
+          url = "https://example.com/mcp";
+        };
+        mcpServers.own.command = "own-server";
+        commands.deploy = "own deploy";
+      };
+      standalone = {
+        package = claude;
+        inheritShared = false;
+        settings.model = "haiku";
+        mcpServers.own.command = "own-server";
+      };
+    };
+  };
+
+  inheriting = evalHome [
+    sharedUpstream
+    inheritingAccounts
+  ];
+  inheritingOff = evalHome [
+    { programs.claude-code = sharedUpstream.programs.claude-code // { enable = false; }; }
+    inheritingAccounts
+  ];
+
+  # programs.mcp servers reach an account through Home Manager's
+  # programs.claude-code.enableMcpIntegration.
+  mcpIntegration = evalHome [
+    {
+      programs.mcp = {
+        enable = true;
+        servers = {
+          everything = {
+            command = "npx";
+            args = [ "-y" "@modelcontextprotocol/server-everything" ];
+          };
+          remote.url = "https://mcp.example.com/mcp";
+          disabled = {
+            command = "nope";
+            enabled = false;
+          };
+        };
+      };
+      programs.claude-code = {
+        enable = true;
+        package = claude;
+        enableMcpIntegration = true;
+      };
+      programs.claude-code.accounts.max.package = claude;
+    }
+  ];
+
+  # Configurations that must fail, and the messages they must fail with.
+  bad = modules: failedAssertions (evalHome modules);
+in
+{
+  inheritanceMergesSettingsRecursivelyAccountWins = {
+    actual = (manifestOf inheriting).accounts.inherits.settings;
+    expected = {
+      theme = "dark";
+      includeCoAuthoredBy = false;
+      model = "opus";
+      permissions = {
+        allow = [ "Edit" ];
+        deny = [ "Read(./.env)" ];
+      };
+    };
+  };
+  inheritanceMergesServersByNameAndDropsDisabled = {
+    actual = (manifestOf inheriting).accounts.inherits.claudeJson;
+    expected = {
+      mcpServers = {
+        shared = {
+          command = "shared-server";
+          type = "stdio";
+        };
+        replaced = {
+          type = "http";
+          url = "https://example.com/mcp";
+        };
+        own = {
+          command = "own-server";
+          type = "stdio";
+        };
+      };
+    };
+  };
+  inheritanceLinksSharedAssets = {
+    actual = (manifestOf inheriting).accounts.inherits.assets;
+    expected = [
+      "CLAUDE.md"
+      "commands"
+      "rules"
+    ];
+  };
+  inheritanceSharedContextBecomesAccountClaudeMd = {
+    actual = inheriting.home.file."/home/alice/.claude-inherits/CLAUDE.md".text;
+    expected = "shared memory";
+  };
+  inheritanceSwitchedOffPerAccount = {
+    actual = {
+      inherit ((manifestOf inheriting).accounts.standalone) settings claudeJson assets;
+    };
+    expected = {
+      settings.model = "haiku";
+      claudeJson.mcpServers.own = {
+        command = "own-server";
+        type = "stdio";
+      };
+      assets = [ ];
+    };
+  };
+  inheritanceNeedsTheUpstreamModuleEnabled = {
+    actual = {
+      inherit ((manifestOf inheritingOff).accounts.inherits) settings assets;
+      servers = builtins.attrNames (
+        (manifestOf inheritingOff).accounts.inherits.claudeJson.mcpServers
+      );
+    };
+    expected = {
+      settings = {
+        model = "opus";
+        permissions.allow = [ "Edit" ];
+      };
+      assets = [ "commands" ];
+      servers = [
+        "own"
+        "replaced"
+      ];
+    };
+  };
+  inheritanceTakesProgramsMcpServers = {
+    actual = (manifestOf mcpIntegration).accounts.max.claudeJson.mcpServers;
+    expected = {
+      everything = {
+        command = "npx";
+        args = [
+          "-y"
+          "@modelcontextprotocol/server-everything"
+        ];
+        type = "stdio";
+      };
+      remote = {
+        url = "https://mcp.example.com/mcp";
+        type = "http";
+      };
+    };
+  };
+  packageDefaultsToTheUpstreamPackage = {
+    actual = (manifestOf mcpIntegration).accounts.max.claude;
+    expected = "${claude}/bin/claude";
+  };
+
+  # Only account assets are home.file entries; settings.json and
+  # .claude.json never are (Claude Code must be able to write them).
+  homeFilesAreAssetsOnly = {
+    actual = builtins.sort builtins.lessThan (fileTargets inheriting);
+    expected = [
+      # Home Manager's own module links these into ~/.claude.
+      "/home/alice/.claude-inherits/CLAUDE.md"
+      "/home/alice/.claude-inherits/commands"
+      "/home/alice/.claude-inherits/rules"
+      "/home/alice/.claude/CLAUDE.md"
+      "/home/alice/.claude/commands/deploy.md"
+      "/home/alice/.claude/commands/review.md"
+      "/home/alice/.claude/rules/style.md"
+      "/home/alice/.claude/settings.json"
+      "/home/alice/.claude/skills/claude-code-home-manager"
+    ];
+  };
+
+  activationRunsAfterLinkGeneration = {
+    actual = {
+      inherit (inheriting.home.activation.claudeAccounts) after before;
+    };
+    expected = {
+      after = [ "linkGeneration" ];
+      before = [ ];
+    };
+  };
+
+  noAccountsNoActivationNoCommands = {
+    actual =
+      let
+        config = evalHome [ { programs.claude-code.accounts.off.enable = false; } ];
+      in
+      {
+        activation = config.home.activation ? claudeAccounts;
+        accounts = (manifestOf config).accounts;
+      };
+    expected = {
+      activation = false;
+      accounts = { };
+    };
+  };
+
+  assertionWrapperNamedClaude = {
+    actual = bad [
+      {
+        programs.claude-code.accounts.max = {
+          package = claude;
+          wrapperName = "claude";
+        };
+      }
+    ];
+    expected = [
+      ''programs.claude-code.accounts.max.wrapperName = "claude" would shadow the command of that name (Claude Code's own); choose another, e.g. "claudemax".''
+    ];
+  };
+  assertionDuplicateWrapperNames = {
+    actual = bad [
+      {
+        programs.claude-code.accounts = {
+          a = {
+            package = claude;
+            wrapperName = "claudework";
+          };
+          b = {
+            package = claude;
+            wrapperName = "claudework";
+          };
+        };
+      }
+    ];
+    expected = [
+      ''Accounts a and b all use the command name "claudework"; give each a distinct programs.claude-code.accounts.<name>.wrapperName.''
+    ];
+  };
+  assertionSharedConfigDir = {
+    actual = bad [
+      {
+        programs.claude-code.accounts = {
+          a = {
+            package = claude;
+            configDir = "/home/alice/.claude-shared";
+          };
+          b = {
+            package = claude;
+            configDir = "/home/alice/.claude-shared/";
+          };
+        };
+      }
+    ];
+    expected = [
+      "Accounts a and b share the config dir /home/alice/.claude-shared; give each its own programs.claude-code.accounts.<name>.configDir (the default is ~/.claude-<name>)."
+    ];
+  };
+  assertionUpstreamConfigDir = {
+    actual = bad [
+      {
+        programs.claude-code = {
+          enable = true;
+          package = claude;
+          accounts.max = {
+            package = claude;
+            configDir = "/home/alice/.claude";
+          };
+        };
+      }
+    ];
+    expected = [
+      ''programs.claude-code.accounts.max.configDir is /home/alice/.claude, the directory of Home Manager's programs.claude-code, which links a read-only settings.json there; give the account its own directory (remove configDir for the default "/home/alice/.claude-max") or disable programs.claude-code.''
+    ];
+  };
+  assertionConfigDirOutsideHome = {
+    actual = bad [
+      {
+        programs.claude-code.accounts.max = {
+          package = claude;
+          configDir = "/var/lib/claude";
+        };
+      }
+    ];
+    expected = [
+      ''programs.claude-code.accounts.max.configDir = "/var/lib/claude" must be an absolute path inside /home/alice, e.g. "/home/alice/.claude-max".''
+    ];
+  };
+  assertionMisplacedKeys = {
+    actual = bad [
+      {
+        programs.claude-code.accounts.max = {
+          package = claude;
+          settings.mcpServers.x.command = "x";
+          claudeJson = {
+            permissions = { };
+            mcpServers = { };
+          };
+          environment.CLAUDE_CONFIG_DIR = "/tmp/x";
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.max.claudeJson.mcpServers: declare MCP servers in programs.claude-code.accounts.max.mcpServers instead (it adds the enabled toggle and merges shared servers)."
+      "programs.claude-code.accounts.max.settings.mcpServers: Claude Code ignores mcpServers in settings.json; move the servers to programs.claude-code.accounts.max.mcpServers."
+      "programs.claude-code.accounts.max.claudeJson: Claude Code reads permissions from settings.json, not .claude.json; move it to programs.claude-code.accounts.max.settings."
+      "programs.claude-code.accounts.max: CLAUDE_CONFIG_DIR is chosen by claudemax for every session; remove it from environment/secretFiles and set configDir or isolation instead."
+    ];
+  };
+  assertionInheritedSettingsMcpServers = {
+    actual = bad [
+      {
+        programs.claude-code = {
+          enable = true;
+          package = claude;
+          settings.mcpServers.x.command = "x";
+          accounts.max.package = claude;
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.max.settings.mcpServers (inherited from programs.claude-code.settings): Claude Code ignores mcpServers in settings.json; move the servers to programs.claude-code.accounts.max.mcpServers."
+    ];
+  };
+  assertionAccountName = {
+    actual = bad [ { programs.claude-code.accounts."my account".package = claude; } ];
+    expected = [
+      ''programs.claude-code.accounts.my account: an account name may hold only letters, digits, "-" and "_" (it names the account's directories and its command); rename the account.''
+    ];
+  };
+  validConfigurationPassesEveryAssertion = {
+    actual = failedAssertions inheriting;
+    expected = [ ];
+  };
+
+  warningsWhereSettingsCannotTakeEffect = {
+    actual = ourWarnings (evalHome [
+      {
+        programs.claude-code.accounts.max = {
+          package = claude;
+          trustedProjects = [ "/home/alice/src" ];
+          mcpOverlay = null;
+          settings.env.CLAUDE_CONFIG_DIR = "/tmp/elsewhere";
+        };
+        programs.claude-code.accounts.main = {
+          package = claude;
+          configDir = "/home/alice/.claude";
+        };
+      }
+    ]);
+    expected = [
+      ''
+        programs.claude-code.accounts.main.configDir is /home/alice/.claude: with CLAUDE_CONFIG_DIR set to it, Claude Code keeps its state in /home/alice/.claude/.claude.json instead of ~/.claude.json (anthropics/claude-code#24479), so the account does not see the state of plain `claude` sessions. Copy ~/.claude.json there once, or use another directory.
+      ''
+      ''
+        programs.claude-code.accounts.max.trustedProjects has no effect while programs.claude-code.accounts.max.mcpOverlay is null (no overlay file is read); set mcpOverlay or remove trustedProjects.
+      ''
+      ''
+        programs.claude-code.accounts.max.settings.env.CLAUDE_CONFIG_DIR cannot take effect: Claude Code reads settings.json from the config dir that claudemax has already chosen. Remove it; set configDir or isolation instead.
+      ''
+    ];
+  };
+  warningSharedExtrasNotInherited = {
+    actual = ourWarnings (evalHome [
+      {
+        programs.claude-code = {
+          enable = true;
+          package = claude;
+          lspServers.go.command = "gopls";
+          accounts = {
+            inherits.package = claude;
+            standalone = {
+              package = claude;
+              inheritShared = false;
+            };
+          };
+        };
+      }
+    ]);
+    expected = [
+      ''
+        programs.claude-code.accounts.inherits inherits from programs.claude-code, but its plugins, marketplaces and lspServers are not carried into accounts; declare what the account needs in programs.claude-code.accounts.inherits.skills or programs.claude-code.accounts.inherits.mcpServers.
+      ''
+    ];
+  };
+  warningMacosKeychain = {
+    actual = builtins.filter isKeychain (evalHome [
+      {
+        programs.claude-code.accounts = {
+          max.package = claude;
+          pro = {
+            package = claude;
+            oauthTokenFile = "/run/agenix/claude-pro-token";
+          };
+          solo = {
+            package = claude;
+            isolation = "account";
+          };
+        };
+      }
+    ]).warnings;
+    expected = pkgs.lib.optional pkgs.stdenv.hostPlatform.isDarwin ''
+      programs.claude-code.accounts.max: on macOS Claude Code keeps credentials in the Keychain under the config dir's path, so every worktree runtime dir asks for a new login. Set programs.claude-code.accounts.max.oauthTokenFile (a token from `claude setup-token`) or isolation = "account".
+    '';
+  };
+  noWarningsForAPlainConfiguration = {
+    actual = ourWarnings inheriting;
+    expected = [ ];
+  };
+}

@@ -1,0 +1,192 @@
+# Module evaluation checks: the data cases of ./cases.nix, the golden
+# manifest, the generated commands and activation snippet, and the asset
+# directories, each built from a real Home Manager configuration.
+{ pkgs, testLib }:
+let
+  inherit (builtins) storeDir;
+  zeros = "00000000000000000000000000000000";
+
+  claude = pkgs.writeTextFile {
+    name = "claude-code-2.1.240";
+    destination = "/bin/claude";
+    executable = true;
+    text = "#!/bin/sh\nexit 0\n";
+  };
+
+  # A helper that prints each argument as <arg> on its own line, so the
+  # checks can see exactly what the generated commands pass to it.
+  echoHelper = pkgs.writeShellScriptBin "claude-accounts" ''
+    for arg in "$@"; do printf '<%s>\n' "$arg"; done
+  '';
+
+  golden = testLib.evalHome [ ../fixtures/golden-config.nix ];
+
+  commands = testLib.evalHome [
+    {
+      programs.claude-code.accountsHelper.package = echoHelper;
+      programs.claude-code.accounts = {
+        max.package = claude;
+        pro = {
+          package = claude;
+          wrapperName = "claude-pro";
+        };
+      };
+    }
+  ];
+
+  # Valid for Nix's assertions, rejected by `claude-accounts check`.
+  rejected = testLib.evalHome [
+    {
+      programs.claude-code.accounts.max = {
+        package = claude;
+        secretFiles.TOKEN = "relative/token";
+      };
+    }
+  ];
+
+  assets = testLib.evalHome [
+    {
+      programs.claude-code = {
+        enable = true;
+        package = claude;
+        commands.review = "shared review";
+        hooks.shared-hook = "#!/bin/sh\necho shared\n";
+      };
+      programs.claude-code.accounts.max = {
+        package = claude;
+        commands.deploy = "own deploy";
+        commandsDir = pkgs.writeTextDir "from-dir.md" "from the directory";
+        skills = {
+          inline = "inline skill";
+          file = pkgs.writeText "skill.md" "file skill";
+        };
+        context = "account memory";
+      };
+    }
+  ];
+in
+{
+  module-eval = testLib.compareCases "module-eval" (
+    import ./cases.nix {
+      inherit (testLib) evalHome;
+      inherit pkgs;
+    }
+  );
+
+  # The manifest rendered from tests/fixtures/golden-config.nix, as written
+  # to the store (and accepted there by `claude-accounts check`), equals the
+  # fixture the Rust tests check against the schema.
+  golden-manifest =
+    pkgs.runCommandLocal "golden-manifest"
+      {
+        nativeBuildInputs = [
+          pkgs.jq
+          pkgs.diffutils
+        ];
+      }
+      ''
+        sed -E 's#${storeDir}/[0-9a-df-np-sv-z]{32}-#${storeDir}/${zeros}-#g' \
+          ${golden.programs.claude-code.accountsManifest} > rendered.json
+        if ! diff -u --label tests/fixtures/manifest.golden.json --label rendered \
+            <(jq -S . ${../fixtures/manifest.golden.json}) <(jq -S . rendered.json); then
+          echo "golden-manifest: the module renders tests/fixtures/golden-config.nix differently from the fixture" >&2
+          exit 1
+        fi
+        touch "$out"
+      '';
+
+  # The commands: their exact text, and what they pass to the helper.
+  commands =
+    let
+      manifest = "${commands.programs.claude-code.accountsManifest}";
+      helper = "${echoHelper}/bin/claude-accounts";
+      bin = "${commands.home.path}/bin";
+      expectedWrapper = ''
+        #!${pkgs.runtimeShell}
+        exec ${helper} launch --manifest ${manifest} --account max -- "$@"
+      '';
+      activation = commands.home.activation.claudeAccounts.data;
+    in
+    pkgs.runCommandLocal "commands"
+      {
+        nativeBuildInputs = [ pkgs.diffutils ];
+        inherit expectedWrapper activation;
+        passAsFile = [
+          "expectedWrapper"
+          "activation"
+        ];
+      }
+      ''
+        expect() { # NAME EXPECTED-LINES... < actual
+          name=$1; shift
+          if ! diff -u --label "$name (expected)" --label "$name (actual)" <(printf '%s\n' "$@") -; then
+            echo "commands: $name passes other arguments to the helper" >&2
+            exit 1
+          fi
+        }
+
+        diff -u --label expected --label ${bin}/claudemax "$expectedWrapperPath" ${bin}/claudemax
+
+        ${bin}/claudemax -p 'two words' --resume "" '$HOME' -- x \
+          | expect claudemax '<launch>' '<--manifest>' '<${manifest}>' '<--account>' '<max>' '<-->' \
+              '<-p>' '<two words>' '<--resume>' '<>' '<$HOME>' '<-->' '<x>'
+        ${bin}/claude-pro mcp list | expect claude-pro '<launch>' '<--manifest>' '<${manifest}>' \
+          '<--account>' '<pro>' '<-->' '<mcp>' '<list>'
+        test ! -e ${bin}/claudepro
+        ${bin}/claude-status --json | expect claude-status '<status>' '<--manifest>' '<${manifest}>' '<--json>'
+        ${bin}/claude-close max --all | expect claude-close '<close>' '<--manifest>' '<${manifest}>' '<max>' '<--all>'
+
+        # The activation snippet honours DRY_RUN and VERBOSE as Home Manager sets them.
+        bash -euo pipefail "$activationPath" | expect activation '<activate>' '<--manifest>' '<${manifest}>'
+        DRY_RUN=1 VERBOSE=1 bash -euo pipefail "$activationPath" \
+          | expect 'activation -n -v' '<activate>' '<--manifest>' '<${manifest}>' '<--dry-run>' '<--verbose>'
+        touch "$out"
+      '';
+
+  # A configuration the helper rejects does not build, so `home-manager
+  # switch` stops before activating anything: the writer runs `check`.
+  manifest-check-rejects =
+    let
+      failure = pkgs.testers.testBuildFailure rejected.programs.claude-code.accountsManifest;
+    in
+    pkgs.runCommandLocal "manifest-check-rejects" { } ''
+      grep -F 'accounts.max.secretFiles.TOKEN: "relative/token" must be an absolute path' \
+        ${failure}/testBuildFailure.log || {
+        echo "manifest-check-rejects: the manifest build failed without the helper's explanation:" >&2
+        cat ${failure}/testBuildFailure.log >&2
+        exit 1
+      }
+      touch "$out"
+    '';
+
+  # Asset directories: whole directories of regular files in the store,
+  # merged from the shared module, a directory and named entries; shell
+  # completions from the helper package in the profile.
+  asset-dirs =
+    let
+      files = "${assets.home-files}/.claude-max";
+      path = assets.home.path;
+    in
+    pkgs.runCommandLocal "asset-dirs" { } ''
+      fail() { echo "asset-dirs: $*" >&2; exit 1; }
+      for entry in commands hooks skills; do
+        [ -L ${files}/$entry ] || fail "$entry is not linked as a whole directory"
+      done
+      [ ! -e ${files}/settings.json ] || fail "settings.json must never be a home.file entry"
+      [ ! -e ${files}/.claude.json ] || fail ".claude.json must never be a home.file entry"
+      for f in commands/deploy.md commands/review.md commands/from-dir.md hooks/shared-hook \
+               skills/inline/SKILL.md skills/file/SKILL.md; do
+        [ -f ${files}/$f ] && [ ! -L ${files}/$f ] || fail "$f is not a regular file in its asset directory"
+      done
+      [ "$(cat ${files}/commands/deploy.md)" = "own deploy" ] || fail "commands/deploy.md has the wrong content"
+      [ "$(cat ${files}/commands/review.md)" = "shared review" ] || fail "the shared command review.md is missing"
+      [ "$(cat ${files}/commands/from-dir.md)" = "from the directory" ] || fail "commandsDir's file is missing"
+      [ "$(cat ${files}/skills/file/SKILL.md)" = "file skill" ] || fail "a skill file is not SKILL.md"
+      [ -x ${files}/hooks/shared-hook ] || fail "hooks are not executable"
+      [ "$(cat ${files}/CLAUDE.md)" = "account memory" ] || fail "CLAUDE.md has the wrong content"
+      [ -s ${path}/share/bash-completion/completions/claude-accounts.bash ] || fail "no bash completion installed"
+      [ -s ${path}/share/zsh/site-functions/_claude-accounts ] || fail "no zsh completion installed"
+      [ -s ${path}/share/fish/vendor_completions.d/claude-accounts.fish ] || fail "no fish completion installed"
+      touch "$out"
+    '';
+}

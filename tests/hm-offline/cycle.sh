@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Switch cycles with hm-offline into a scratch HOME: generation 1 (two
+# accounts, `max` inheriting from programs.claude-code), the wrappers
+# launching the fake claude through the helper outside git, in a repository
+# and in a linked worktree, then generation 2 (changed accounts), with checks
+# after each step. A development aid for machines without the Nix binary
+# cache; on a real Nix host the VM test `vm-switch-cycles` covers this.
+#
+#   HM_SRC=/tmp/hm NIXPKGS_LIB=/tmp/nixpkgs.lib \
+#   HM_OFFLINE_BIN_DIR=$PWD/helper/target/release tests/hm-offline/cycle.sh [SCRATCH]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+hm_offline=${HM_OFFLINE:-/work/shared/hm-offline}/hm-offline
+scratch=${1:-$(mktemp -d /tmp/claude-accounts-cycle.XXXXXX)}
+rm -rf "$scratch" && mkdir -p "$scratch"
+home=$(cd "$scratch" && pwd)
+max=$home/.claude-max pro=$home/.claude-pro team=$home/.claude-team
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { echo "cycle.sh: FAIL: $*" >&2; exit 1; }
+expect() { # DESCRIPTION JQ-EXPRESSION FILE: the expression must be true
+  jq -e "$2" "$3" >/dev/null || { echo "--- $3" >&2; jq . "$3" >&2; fail "$1"; }
+}
+# Runs a command as alice in the scratch home (as hm-offline's activation does).
+as_alice() { env -i HOME="$home" USER=alice PATH="$home/.nix-profile/bin:/usr/local/bin:/usr/bin:/bin" "$@"; }
+
+switch() { # CONFIG: activate, print the activation log, keep it in $log
+  log=$("$hm_offline" switch "$here/$1" "$home" 2>&1) || { echo "$log"; fail "switching to $1"; }
+  echo "$log"
+  generation=$(tail -n 1 <<<"$log")
+  bin=$generation/home-path/bin
+}
+helper_output() { # what the claudeAccounts step printed
+  sed -n '/^Activating claudeAccounts$/,/^Activating /p' <<<"$log" | sed '1d;$d'
+}
+
+step "switch 1: gen1.nix"
+switch gen1.nix
+[ -f "$max/settings.json" ] && [ ! -L "$max/settings.json" ] || fail "settings.json is not a real file"
+[ -f "$max/.claude.json" ] && [ ! -L "$max/.claude.json" ] || fail ".claude.json is not a real file"
+expect "max inherits and overrides settings" \
+  '.theme == "dark" and .includeCoAuthoredBy == false and .permissions.allow == ["Bash(git status)","Bash(cargo test:*)"] and .permissions.deny == ["Read(./.env)"]' \
+  "$max/settings.json"
+expect "max has the shared and its own servers, not the disabled one" \
+  '(.mcpServers | keys) == ["github","scratch","shared-time"] and .autoUpdates == false' "$max/.claude.json"
+expect "pro inherits nothing" '.permissions == {} and (has("theme") | not)' "$pro/settings.json"
+[ -L "$max/commands" ] && [ -f "$max/commands/shared-review.md" ] && [ -f "$max/commands/deploy.md" ] \
+  || fail "max's commands are not one linked directory with shared and own entries"
+[ "$(cat "$max/CLAUDE.md")" = "Shared memory for every account." ] || fail "max did not inherit the shared context"
+
+step "switch 1 again: nothing to do, nothing said"
+switch gen1.nix
+[ -z "$(helper_output)" ] || fail "activation of an unchanged generation printed: $(helper_output)"
+
+step "claudemax outside git: the account dir, arguments untouched"
+(cd "$home" && as_alice FAKE_CLAUDE_REPORT="$home/outside.json" \
+  FAKE_CLAUDE_ACTIONS=login:max@example.com,startup,add-mcp:user-added,set-model:sonnet \
+  "$bin/claudemax" --resume 'two words' -- '')
+expect "claudemax ran in the account dir with the arguments as given" \
+  ".configDir == \"$max\" and .args == [\"--resume\",\"two words\",\"--\",\"\"]" "$home/outside.json"
+expect "Claude's /model write landed" '.model == "sonnet"' "$max/settings.json"
+expect "Claude's server is there" '.mcpServers | has("user-added")' "$max/.claude.json"
+
+step "claudemax in a repository and a linked worktree: one runtime dir each"
+git -C "$home" init -q proj
+git -C "$home/proj" -c user.name=a -c user.email=a@b commit -q --allow-empty -m init
+git -C "$home/proj" worktree add -q ../proj-wt
+(cd "$home/proj" && as_alice FAKE_CLAUDE_REPORT="$home/main.json" FAKE_CLAUDE_ACTIONS=startup,add-mcp:main-only "$bin/claudemax")
+(cd "$home/proj-wt" && as_alice FAKE_CLAUDE_REPORT="$home/wt.json" FAKE_CLAUDE_ACTIONS=startup,set-model:haiku "$bin/claudemax")
+main_rt=$home/proj/.git/claude-runtime/max
+wt_rt=$home/proj/.git/worktrees/proj-wt/claude-runtime/max
+expect "the main worktree's runtime dir" ".configDir == \"$main_rt\"" "$home/main.json"
+expect "the linked worktree's runtime dir" ".configDir == \"$wt_rt\"" "$home/wt.json"
+expect "the worktree is seeded with the login" '.oauthAccount.emailAddress == "max@example.com"' "$wt_rt/.claude.json"
+expect "servers added in one worktree stay there" '(.mcpServers | has("main-only")) | not' "$wt_rt/.claude.json"
+[ "$(readlink "$wt_rt/commands")" = "$max/commands" ] || fail "runtime assets do not link to the account dir"
+
+step "claudepro (isolation = session)"
+(cd "$home/proj" && as_alice FAKE_CLAUDE_REPORT="$home/pro.json" FAKE_CLAUDE_ACTIONS=startup "$bin/claudepro")
+pro_session=$(jq -r .configDir "$home/pro.json")
+[ "$pro_session" != "$pro" ] && [ ! -e "$pro_session" ] || fail "claudepro's session dir $pro_session was not a removed per-session dir"
+
+step "the user edits max's settings.json by hand"
+jq '.permissions.allow += ["Bash(ls)"] | .editorMode = "vim" | .theme = "light"' "$max/settings.json" > "$home/edited.json"
+cat "$home/edited.json" > "$max/settings.json"
+credentials=$(sha256sum "$max/.credentials.json")
+
+step "switch 2: gen2.nix"
+switch gen2.nix
+expect "enforced, pruned, preserved in settings.json" \
+  '(.permissions.allow | sort) == (["Bash(git status)","Bash(nix build:*)","Bash(ls)"] | sort) and .theme == "dark" and .model == "sonnet" and .editorMode == "vim"' \
+  "$max/settings.json"
+expect "servers: added, pruned, Claude's kept" \
+  '(.mcpServers | keys) == ["added","github","shared-time","user-added"] and .oauthAccount.emailAddress == "max@example.com" and .numStartups >= 1' \
+  "$max/.claude.json"
+[ "$(sha256sum "$max/.credentials.json")" = "$credentials" ] || fail "credentials changed"
+[ -f "$max/commands/review.md" ] && [ ! -e "$max/commands/deploy.md" ] && [ ! -e "$max/commands/shared-review.md" ] \
+  || fail "max's commands were not replaced"
+expect "team (added) inherits the shared settings and servers" \
+  '.theme == "dark" and .permissions.allow == ["Bash(git status)"]' "$team/settings.json"
+expect "team's servers" '(.mcpServers | keys) == ["shared-time","team-only"]' "$team/.claude.json"
+[ -x "$bin/claudeteam" ] || fail "no claudeteam command"
+
+step "the next launch applies generation 2 in the worktree"
+(cd "$home/proj-wt" && as_alice FAKE_CLAUDE_REPORT="$home/wt2.json" FAKE_CLAUDE_ACTIONS=startup "$bin/claudemax")
+expect "the worktree's servers follow generation 2" \
+  '(.mcpServers | has("added")) and (.mcpServers | has("scratch") | not)' "$wt_rt/.claude.json"
+expect "the worktree's own model is kept" '.model == "haiku"' "$wt_rt/settings.json"
+
+step "claudeteam and claude-status"
+(cd "$home" && as_alice FAKE_CLAUDE_REPORT="$home/team.json" "$bin/claudeteam")
+expect "claudeteam ran in its account dir" ".configDir == \"$team\"" "$home/team.json"
+as_alice "$bin/claude-status"
+
+step "git worktree remove takes the runtime dir with it"
+git -C "$home/proj" worktree remove ../proj-wt
+[ ! -e "$wt_rt" ] || fail "the worktree's runtime dir survived git worktree remove"
+
+printf '\ncycle.sh: all checks passed (scratch home: %s)\n' "$home"

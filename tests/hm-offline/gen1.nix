@@ -1,0 +1,76 @@
+# hm-offline generation 1: two accounts, `max` inheriting from Home Manager's
+# own programs.claude-code, `pro` standing alone. The claude they run is the
+# helper workspace's fake claude (see README.md beside this file).
+{ config, pkgs, ... }:
+let
+  fakeClaude = import ./fake-claude.nix { inherit config pkgs; };
+in
+{
+  imports = [ ../../modules/home-manager ];
+
+  programs.claude-code = {
+    enable = true;
+    package = fakeClaude;
+    settings = {
+      theme = "dark";
+      permissions.allow = [ "Bash(git status)" ];
+      permissions.deny = [ "Read(./.env)" ];
+    };
+    mcpServers.shared-time = {
+      command = "uvx";
+      args = [ "mcp-server-time" ];
+    };
+    commands.shared-review = "Review the staged changes.";
+    context = "Shared memory for every account.";
+  };
+
+  programs.claude-code.accounts = {
+    max = {
+      settings = {
+        includeCoAuthoredBy = false;
+        permissions.allow = [
+          "Bash(git status)"
+          "Bash(cargo test:*)"
+        ];
+      };
+      mcpServers = {
+        github = {
+          type = "http";
+          url = "https://api.githubcopilot.com/mcp/";
+          headers.Authorization = "Bearer \${GITHUB_TOKEN}";
+        };
+        scratch = {
+          command = "echo";
+          args = [ "scratch" ];
+        };
+        disabled-one = {
+          command = "false";
+          enabled = false;
+        };
+      };
+      commands.deploy = "Deploy $ARGUMENTS.";
+      agents.reviewer = ''
+        ---
+        name: reviewer
+        description: Reviews code
+        ---
+        Review carefully.
+      '';
+      hooks.pre-edit = ''
+        #!/bin/sh
+        echo "editing $1"
+      '';
+      skills.release = "Cut a release.";
+      environment.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
+      claudeJson.autoUpdates = false;
+    };
+
+    pro = {
+      inheritShared = false;
+      isolation = "session";
+      singleInstance = false;
+      settings.permissions = { };
+      mcpOverlay = null;
+    };
+  };
+}

@@ -1,0 +1,78 @@
+# hm-offline generation 2: the accounts of gen1.nix changed. `max` loses the
+# server `scratch`, gains `added`, trades a permission and a command; the
+# shared module drops its command; `pro` moves to worktree isolation; the
+# account `team` is added (inheriting).
+{ config, pkgs, ... }:
+let
+  fakeClaude = import ./fake-claude.nix { inherit config pkgs; };
+in
+{
+  imports = [ ../../modules/home-manager ];
+
+  programs.claude-code = {
+    enable = true;
+    package = fakeClaude;
+    settings = {
+      theme = "dark";
+      permissions.allow = [ "Bash(git status)" ];
+      permissions.deny = [ "Read(./.env)" ];
+    };
+    mcpServers.shared-time = {
+      command = "uvx";
+      args = [ "mcp-server-time" ];
+    };
+    context = "Shared memory for every account.";
+  };
+
+  programs.claude-code.accounts = {
+    max = {
+      settings = {
+        includeCoAuthoredBy = false;
+        permissions.allow = [
+          "Bash(git status)"
+          "Bash(nix build:*)"
+        ];
+      };
+      mcpServers = {
+        github = {
+          type = "http";
+          url = "https://api.githubcopilot.com/mcp/";
+          headers.Authorization = "Bearer \${GITHUB_TOKEN}";
+        };
+        added = {
+          command = "echo";
+          args = [ "added" ];
+        };
+        disabled-one = {
+          command = "false";
+          enabled = false;
+        };
+      };
+      commands.review = "Review $ARGUMENTS.";
+      agents.reviewer = ''
+        ---
+        name: reviewer
+        description: Reviews code
+        ---
+        Review carefully.
+      '';
+      hooks.pre-edit = ''
+        #!/bin/sh
+        echo "editing $1"
+      '';
+      skills.release = "Cut a release.";
+      environment.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
+      claudeJson.autoUpdates = false;
+    };
+
+    pro = {
+      inheritShared = false;
+      settings.permissions = { };
+      mcpOverlay = null;
+    };
+
+    team = {
+      mcpServers.team-only.command = "team-server";
+    };
+  };
+}
