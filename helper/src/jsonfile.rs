@@ -240,6 +240,31 @@ impl<'a> Document<'a> {
         })
     }
 
+    /// The parsed value of `member` in the object at top-level `key` (the
+    /// last occurrence of each, like `JSON.parse`); `None` when the key is
+    /// missing or not an object, or the object has no such member.
+    ///
+    /// Decodes that one member only: the others are skipped as raw text,
+    /// which in `.claude.json` `projects` is most of the file and costs more
+    /// to decode into [`Value`]s than to read and validate the whole file.
+    pub fn member(&self, key: &str, member: &str) -> Result<Option<Value>> {
+        let Some(raw) = self.raw(key) else {
+            return Ok(None);
+        };
+        if !raw.starts_with('{') {
+            return Ok(None);
+        }
+        let mut de = serde_json::Deserializer::from_str(raw);
+        (&mut de)
+            .deserialize_map(MemberOf(member))
+            .with_context(|| {
+                format!(
+                    "decoding {key:?} in {}; fix that value by hand and run again",
+                    self.path.display()
+                )
+            })
+    }
+
     /// The top-level keys in file order (a repeated key appears each time).
     pub fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.entries.iter().map(|(key, _)| *key)
@@ -457,6 +482,28 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
             }
         }
         d.deserialize_map(Entries)
+    }
+}
+
+/// Decodes one member of an object (its last occurrence), skipping the
+/// others' values undecoded.
+struct MemberOf<'m>(&'m str);
+
+impl<'de> Visitor<'de> for MemberOf<'_> {
+    type Value = Option<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.0 {
+                found = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -1322,6 +1369,28 @@ mod tests {
             render("{\"a\":1}", &[("b", Some(json!({})))]),
             "{\n  \"a\": 1,\n  \"b\": {}\n}"
         );
+    }
+
+    #[test]
+    fn member_decodes_one_member_of_an_object_value() {
+        let text = r#"{"p": {"/a": {"t": true}, "/b": [1, {"x": "\u00e9"}], "/a": {"t": 1.5}}, "n": 3, "s": "{}"}"#;
+        let snapshot = layout_of(text);
+        let doc = snapshot.document().unwrap();
+        assert_eq!(doc.member("p", "/a").unwrap(), Some(json!({"t": 1.5})));
+        assert_eq!(doc.member("p", "/b").unwrap(), Some(json!([1, {"x": "é"}])));
+        assert_eq!(doc.member("p", "/c").unwrap(), None);
+        assert_eq!(doc.member("n", "/a").unwrap(), None);
+        assert_eq!(doc.member("s", "/a").unwrap(), None);
+        assert_eq!(doc.member("missing", "/a").unwrap(), None);
+        let deep = format!(
+            r#"{{"p": {{"deep": {}{}, "/a": 1}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let snapshot = layout_of(&deep);
+        let doc = snapshot.document().unwrap();
+        assert_eq!(doc.member("p", "/a").unwrap(), Some(json!(1)));
+        assert!(doc.member("p", "deep").is_err());
     }
 
     #[test]

@@ -343,10 +343,10 @@ impl AccountState {
                     wanted.insert(key.clone(), v);
                 }
             }
-            if let (Some(project), Some(projects)) = (project_key, doc.value("projects")?)
-                && let Some(entry) = projects.get(project.to_string_lossy().as_ref())
+            if let Some(project) = project_key
+                && let Some(entry) = doc.member("projects", &project.to_string_lossy())?
             {
-                wanted.insert(PROJECT_SEED.into(), entry.clone());
+                wanted.insert(PROJECT_SEED.into(), entry);
             }
             self.loaded = Some(wanted);
         }
@@ -424,10 +424,10 @@ impl Overlay {
 
 /// The runtime's `projects[<project>]` entry in `doc`.
 fn project_entry(doc: &jsonfile::Document<'_>, project: Option<&str>) -> Result<Option<Value>> {
-    Ok(match (project, doc.value("projects")?) {
-        (Some(p), Some(Value::Object(projects))) => projects.get(p).cloned(),
-        _ => None,
-    })
+    match project {
+        Some(p) => doc.member("projects", p),
+        None => Ok(None),
+    }
 }
 
 /// What launching in `rt` would change in its `settings.json` and
