@@ -10,7 +10,8 @@
 //!   under [`Symlinks::Refuse`]. A missing file reads as an empty object that
 //!   does not exist yet.
 //! * The text is parsed once, in [`read`], into the top-level keys and the
-//!   exact byte span of each value. A [`Document`] borrows those spans from
+//!   exact byte span of each value (a large file's UTF-8 is checked on a
+//!   second thread meanwhile; see `scan`). A [`Document`] borrows those spans from
 //!   the one in-memory copy, so memory stays near the file's size, and values
 //!   nobody edits are never decoded or re-encoded: numbers, escapes and
 //!   unicode stay exactly as they were.
@@ -49,6 +50,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
+
+mod scan;
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
@@ -171,11 +174,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Snapshot> {
     };
     let shown = loc.shown(path);
     let (bytes, identity) = read_regular(&loc.file, &shown, opts.max_size)?;
-    let text = decode(bytes, &shown, &loc.file)?;
-    let layout = match parse_layout(&text) {
-        Ok(layout) => layout,
-        Err(problem) => return Err(refusal(&shown, &loc.file, problem)),
-    };
+    let (text, layout) = validate(bytes, &shown, &loc.file)?;
     let replacing_link = loc.link.is_some() && opts.symlinks == Symlinks::Replace;
     let mut checks = Vec::with_capacity(2);
     if let Some(link) = loc.link {
@@ -543,6 +542,49 @@ fn parse_layout(text: &str) -> Result<Layout, Problem> {
     Ok(Layout {
         entries,
         trailing: end..text.len(),
+    })
+}
+
+/// The bytes as text and its top level, or why they are not a JSON object
+/// in UTF-8 (see [`refusal`]).
+///
+/// Fast path: [`scan::object`] finds the members while [`scan::is_utf8`]
+/// checks the encoding on another thread. Whatever the fast path does not
+/// accept goes through [`decode`] and [`parse_layout`], which give the same
+/// answer for a valid file and the exact problem for any other.
+fn validate(bytes: Vec<u8>, shown: &str, file: &Path) -> Result<(String, Layout)> {
+    let (utf8, members) = scan::is_utf8(&bytes, || scan::object(&bytes));
+    // An empty file or a byte order mark gets `decode`'s own message.
+    if utf8 && !bytes.is_empty() && !bytes.starts_with(b"\xEF\xBB\xBF") {
+        // SAFETY: `scan::is_utf8` is true only when `std::str::from_utf8`
+        // accepted every byte of `bytes`, unchanged since (borrowed).
+        let text = unsafe { String::from_utf8_unchecked(bytes) };
+        if let Some(layout) = members.and_then(|m| fast_layout(&text, m)) {
+            return Ok((text, layout));
+        }
+        return match parse_layout(&text) {
+            Ok(layout) => Ok((text, layout)),
+            Err(problem) => Err(refusal(shown, file, problem)),
+        };
+    }
+    let text = decode(bytes, shown, file)?;
+    match parse_layout(&text) {
+        Ok(layout) => Ok((text, layout)),
+        Err(problem) => Err(refusal(shown, file, problem)),
+    }
+}
+
+/// The layout from the scanned members: keys decoded by serde_json (`None`
+/// when one is not a string serde_json decodes, e.g. a lone surrogate).
+fn fast_layout(text: &str, members: scan::Members) -> Option<Layout> {
+    let entries = members
+        .entries
+        .into_iter()
+        .map(|(key, value)| Some((serde_json::from_str::<String>(&text[key]).ok()?, value)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Layout {
+        entries,
+        trailing: members.end..text.len(),
     })
 }
 
@@ -1369,6 +1411,50 @@ mod tests {
             render("{\"a\":1}", &[("b", Some(json!({})))]),
             "{\n  \"a\": 1,\n  \"b\": {}\n}"
         );
+    }
+
+    /// Large files take the fast path (two threads); its answers must be
+    /// the slow path's: the same layout, or the same error.
+    #[test]
+    fn large_files_validate_like_serde_json() {
+        let entry = json!({"display": "fix \"it\"\n\t\u{e9}\u{1F600}", "n": [1.5, -2, 1e21]});
+        let mut projects = Map::new();
+        for i in 0..3000 {
+            projects.insert(format!("/p/{i}/\u{e9}"), entry.clone());
+        }
+        let text = serde_json::to_string_pretty(&json!({"a": 1, "projects": projects, "z": null}))
+            .unwrap();
+        assert!(text.len() > 2 * 128 * 1024, "exercises the parallel check");
+        let file = Path::new("/test/.claude.json");
+        let fast = |bytes: Vec<u8>| validate(bytes, "f", file).map_err(|e| e.to_string());
+        let slow = |bytes: Vec<u8>| {
+            let text = decode(bytes, "f", file).map_err(|e| e.to_string())?;
+            parse_layout(&text)
+                .map(|layout| (text, layout))
+                .map_err(|p| refusal("f", file, p).to_string())
+        };
+        let spans = |r: Result<(String, Layout), String>| r.map(|(_, l)| (l.entries, l.trailing));
+
+        let valid = text.clone().into_bytes();
+        assert_eq!(spans(fast(valid.clone())), spans(slow(valid)));
+        let mut damaged = Vec::new();
+        for at in [10, text.len() / 2, text.len() - 2] {
+            let mut not_utf8 = text.clone().into_bytes();
+            not_utf8[at] = 0xff;
+            damaged.push(not_utf8);
+            let mut control = text.clone().into_bytes();
+            control[at] = 0x01;
+            damaged.push(control);
+        }
+        let mut cut = text.clone().into_bytes();
+        cut.truncate(text.len() - 1);
+        damaged.push(cut);
+        damaged.push(text.replace("\"z\": null", "\"z\": null,").into_bytes());
+        for bytes in damaged {
+            let expected = slow(bytes.clone());
+            assert!(expected.is_err());
+            assert_eq!(spans(fast(bytes)), spans(expected));
+        }
     }
 
     #[test]
