@@ -44,7 +44,7 @@ use std::fmt;
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Read, Write};
 use std::ops::Range;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -894,7 +894,7 @@ fn lstat(path: &Path) -> Result<Option<Metadata>> {
 fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Identity)> {
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(file)
@@ -921,10 +921,7 @@ fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Ide
                 before.len()
             );
         }
-        let mut bytes = Vec::with_capacity(before.len() as usize + 1);
-        (&mut f)
-            .take(max_size + 1)
-            .read_to_end(&mut bytes)
+        let bytes = read_contents(&f, before.len(), max_size)
             .with_context(|| format!("reading {shown}"))?;
         let after = f
             .metadata()
@@ -938,6 +935,63 @@ fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Ide
         "{shown} kept changing while being read ({ATTEMPTS} attempts); something rewrites it in \
          place; run again once it is quiet (the file was left untouched)"
     )
+}
+
+/// Files at least this large are read by two threads, half each: reading a
+/// cached file is copying it, and one core copies about half as fast as two.
+const PARALLEL_READ_MIN: u64 = 1 << 20;
+
+/// Reads `f` whole: the `expected` bytes its size said, and, for a file that
+/// grew meanwhile, more (up to `max_size + 1` in all) so that the caller's
+/// size check sees it. A file that shrank gives fewer bytes.
+fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> {
+    if expected < PARALLEL_READ_MIN {
+        let mut bytes = Vec::with_capacity(expected as usize + 1);
+        f.take(max_size + 1).read_to_end(&mut bytes)?;
+        return Ok(bytes);
+    }
+    let len = expected as usize;
+    let mid = len / 2;
+    let mut bytes = vec![0; len];
+    let (head, tail) = bytes.split_at_mut(mid);
+    let (got_head, got_tail) = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, || read_at_most(f, tail, mid));
+        let got_head = read_at_most(f, head, 0);
+        let got_tail = helper
+            .ok()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (got_head, got_tail)
+    });
+    let got_head = got_head?;
+    // Without a second thread (resource limits), this one reads the rest.
+    let got_tail = match got_tail {
+        Some(got) => got?,
+        None => read_at_most(f, &mut bytes[mid..], mid)?,
+    };
+    if got_head < mid || got_tail < len - mid {
+        bytes.truncate(got_head); // shrank: the caller's size check fails
+        return Ok(bytes);
+    }
+    let mut more = [0; 1];
+    if f.read_at(&mut more, expected)? > 0 {
+        bytes.push(more[0]); // grew: the caller's size check fails
+    }
+    Ok(bytes)
+}
+
+/// Fills `buf` from `offset` on, stopping early only at the end of the file;
+/// returns how much was read.
+fn read_at_most(f: &File, buf: &mut [u8], offset: usize) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], (offset + done) as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// Writes a new version of `disk.target` through a temp file. With `verify`,
@@ -1455,6 +1509,37 @@ mod tests {
             assert!(expected.is_err());
             assert_eq!(spans(fast(bytes)), spans(expected));
         }
+    }
+
+    #[test]
+    fn large_files_are_read_whole_and_size_changes_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let content: Vec<u8> = (0..3 * PARALLEL_READ_MIN + 7)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        fs::write(&path, &content).unwrap();
+        let f = File::open(&path).unwrap();
+        let len = content.len() as u64;
+        assert!(read_contents(&f, len, u64::MAX).unwrap() == content);
+        // The size said less than there is (it grew): one byte more shows it.
+        let grew = read_contents(&f, len - 10, u64::MAX).unwrap();
+        assert_eq!(grew.len() as u64, len - 9);
+        assert!(grew[..] == content[..grew.len()]);
+        // The size said more than there is (it shrank): fewer bytes.
+        assert!((read_contents(&f, len + 10, u64::MAX).unwrap().len() as u64) < len);
+
+        let text = format!(
+            "{{\"k\": \"{}\"}}\n",
+            "é".repeat(PARALLEL_READ_MIN as usize)
+        );
+        fs::write(&path, &text).unwrap();
+        let snapshot = read(&path, &Options::settings_json()).unwrap();
+        assert!(snapshot.text == text);
+        assert_eq!(
+            snapshot.document().unwrap().keys().collect::<Vec<_>>(),
+            ["k"]
+        );
     }
 
     #[test]
