@@ -9,7 +9,8 @@
 //! and the targets with PASS/MISS, and removes its files.
 //!
 //! `--quick` measures 1 and 10 MB only, with fewer runs (a smoke test, not a
-//! result).
+//! result); `--only apply|launch|activate` runs one group (for profiling
+//! work; the targets of the other groups are then not checked).
 
 mod children;
 mod generate;
@@ -30,6 +31,12 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let runs = |group: &str| only.is_none_or(|o| o == group);
     let started = Instant::now();
     let load_before = loadavg();
 
@@ -61,11 +68,13 @@ fn main() {
     };
     let applies: Vec<Apply> = plan
         .iter()
+        .filter(|_| runs("apply"))
         .map(|&(size, reps, jq_reps)| scenarios::apply(&b, size, b.reps(reps), b.reps(jq_reps)))
         .collect();
-    let launch = scenarios::launch(&b, b.reps(41));
+    let launch = runs("launch").then(|| scenarios::launch(&b, b.reps(41)));
     let activates: Vec<_> = [1, 10]
         .iter()
+        .filter(|_| runs("activate"))
         .map(|&n| scenarios::activate_accounts(&b, n, b.reps(21)))
         .collect();
 
@@ -74,7 +83,7 @@ fn main() {
     for a in &applies {
         apply_rows(a, &mut rows);
     }
-    if let Some(l) = &launch {
+    if let Some(Some(l)) = &launch {
         let direct = Stats::of(&l.direct_to_exec);
         let direct_wall = Stats::of_walls(&l.direct);
         let size = format!("{:.1} MB", l.account_bytes as f64 / MB as f64);
@@ -121,7 +130,7 @@ fn main() {
                 s.median <= 5.0,
             ));
         }
-    } else {
+    } else if launch.is_some() {
         targets.push(Target::skip(
             "launch overhead at 1 MB",
             "≤ 5 ms",
@@ -153,7 +162,9 @@ fn main() {
             }
         }
     }
-    apply_targets(&applies, b.jq, &mut targets);
+    if !applies.is_empty() {
+        apply_targets(&applies, b.jq, &mut targets);
+    }
 
     println!("## claude-accounts overhead benchmark\n");
     println!(
