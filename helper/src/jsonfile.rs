@@ -135,7 +135,9 @@ pub struct Snapshot {
 /// [`Snapshot::text`]; duplicate keys are kept in file order.
 pub struct Document<'a> {
     path: &'a Path,
+    text: &'a str,
     entries: Vec<(&'a str, &'a str)>,
+    nested: Option<&'a [Vec<scan::Member>]>,
     trailing: &'a str,
 }
 
@@ -160,6 +162,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Snapshot> {
             path: path.to_path_buf(),
             layout: Layout {
                 entries: Vec::new(),
+                nested: None,
                 trailing: text.len()..text.len(),
             },
             text,
@@ -204,6 +207,8 @@ impl Snapshot {
     pub fn document(&self) -> Result<Document<'_>> {
         Ok(Document {
             path: &self.path,
+            text: &self.text,
+            nested: self.layout.nested.as_deref(),
             entries: self
                 .layout
                 .entries
@@ -247,21 +252,36 @@ impl<'a> Document<'a> {
     /// which in `.claude.json` `projects` is most of the file and costs more
     /// to decode into [`Value`]s than to read and validate the whole file.
     pub fn member(&self, key: &str, member: &str) -> Result<Option<Value>> {
-        let Some(raw) = self.raw(key) else {
+        let Some(i) = self.index(key) else {
             return Ok(None);
         };
+        let raw = self.entries[i].1;
         if !raw.starts_with('{') {
             return Ok(None);
         }
-        let mut de = serde_json::Deserializer::from_str(raw);
-        (&mut de)
-            .deserialize_map(MemberOf(member))
-            .with_context(|| {
-                format!(
-                    "decoding {key:?} in {}; fix that value by hand and run again",
-                    self.path.display()
-                )
-            })
+        let context = || {
+            format!(
+                "decoding {key:?} in {}; fix that value by hand and run again",
+                self.path.display()
+            )
+        };
+        let Some(nested) = self.nested else {
+            let mut de = serde_json::Deserializer::from_str(raw);
+            return (&mut de)
+                .deserialize_map(MemberOf(member))
+                .with_context(context);
+        };
+        // The fast path of `read` found the members' spans already.
+        let found = nested[i]
+            .iter()
+            .rev()
+            .find(|(k, _)| key_is(&self.text[k.clone()], member));
+        match found {
+            Some((_, value)) => serde_json::from_str(&self.text[value.clone()])
+                .map(Some)
+                .with_context(context),
+            None => Ok(None),
+        }
     }
 
     /// The top-level keys in file order (a repeated key appears each time).
@@ -320,11 +340,12 @@ impl<'a> Document<'a> {
     }
 
     fn raw(&self, key: &str) -> Option<&'a str> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, raw)| *raw)
+        self.index(key).map(|i| self.entries[i].1)
+    }
+
+    /// The index of the last entry of `key`.
+    fn index(&self, key: &str) -> Option<usize> {
+        self.entries.iter().rposition(|(k, _)| *k == key)
     }
 
     /// Whether the file's value for `key` already is `edit`.
@@ -439,6 +460,9 @@ pub fn remove_stale_temps(path: &Path) -> Result<Vec<PathBuf>> {
 /// value, and the span of what follows the closing brace.
 struct Layout {
     entries: Vec<(String, Range<usize>)>,
+    /// Per entry, the members of an object value, when the fast path read
+    /// the file (see [`Document::member`]).
+    nested: Option<Vec<Vec<scan::Member>>>,
     trailing: Range<usize>,
 }
 
@@ -481,6 +505,16 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
             }
         }
         d.deserialize_map(Entries)
+    }
+}
+
+/// Whether the JSON string `raw` (with its quotes) decodes to `name`.
+fn key_is(raw: &str, name: &str) -> bool {
+    let inner = &raw[1..raw.len() - 1];
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).is_ok_and(|k| k == name)
+    } else {
+        inner == name
     }
 }
 
@@ -541,6 +575,7 @@ fn parse_layout(text: &str) -> Result<Layout, Problem> {
     let end = text.trim_end_matches(is_json_space).len();
     Ok(Layout {
         entries,
+        nested: None,
         trailing: end..text.len(),
     })
 }
@@ -584,6 +619,7 @@ fn fast_layout(text: &str, members: scan::Members) -> Option<Layout> {
         .collect::<Option<Vec<_>>>()?;
     Some(Layout {
         entries,
+        nested: Some(members.nested),
         trailing: members.end..text.len(),
     })
 }
@@ -1616,26 +1652,41 @@ mod tests {
         assert!(fs::read(&path).unwrap() == content);
     }
 
+    /// A snapshot read by the fast path (`validate`), with nested spans.
+    fn fast_layout_of(text: &str) -> Snapshot {
+        let (text, layout) =
+            validate(text.as_bytes().to_vec(), "f", Path::new("/test/file.json")).unwrap();
+        assert!(layout.nested.is_some(), "the fast path read {text:?}");
+        Snapshot {
+            layout,
+            text,
+            ..layout_of("{}")
+        }
+    }
+
     #[test]
     fn member_decodes_one_member_of_an_object_value() {
-        let text = r#"{"p": {"/a": {"t": true}, "/b": [1, {"x": "\u00e9"}], "/a": {"t": 1.5}}, "n": 3, "s": "{}"}"#;
-        let snapshot = layout_of(text);
-        let doc = snapshot.document().unwrap();
-        assert_eq!(doc.member("p", "/a").unwrap(), Some(json!({"t": 1.5})));
-        assert_eq!(doc.member("p", "/b").unwrap(), Some(json!([1, {"x": "é"}])));
-        assert_eq!(doc.member("p", "/c").unwrap(), None);
-        assert_eq!(doc.member("n", "/a").unwrap(), None);
-        assert_eq!(doc.member("s", "/a").unwrap(), None);
-        assert_eq!(doc.member("missing", "/a").unwrap(), None);
+        let text = r#"{"p": {"/a": {"t": true}, "/b": [1, {"x": "\u00e9"}], "/\u0061": {"t": 1.5}}, "n": 3, "s": "{}"}"#;
         let deep = format!(
             r#"{{"p": {{"deep": {}{}, "/a": 1}}}}"#,
             "[".repeat(200),
             "]".repeat(200)
         );
-        let snapshot = layout_of(&deep);
-        let doc = snapshot.document().unwrap();
-        assert_eq!(doc.member("p", "/a").unwrap(), Some(json!(1)));
-        assert!(doc.member("p", "deep").is_err());
+        for read in [layout_of, fast_layout_of] {
+            let snapshot = read(text);
+            let doc = snapshot.document().unwrap();
+            assert_eq!(doc.member("p", "/a").unwrap(), Some(json!({"t": 1.5})));
+            assert_eq!(doc.member("p", "/b").unwrap(), Some(json!([1, {"x": "é"}])));
+            assert_eq!(doc.member("p", "/c").unwrap(), None);
+            assert_eq!(doc.member("n", "/a").unwrap(), None);
+            assert_eq!(doc.member("s", "/a").unwrap(), None);
+            assert_eq!(doc.member("missing", "/a").unwrap(), None);
+
+            let snapshot = read(&deep);
+            let doc = snapshot.document().unwrap();
+            assert_eq!(doc.member("p", "/a").unwrap(), Some(json!(1)));
+            assert!(doc.member("p", "deep").is_err());
+        }
     }
 
     #[test]

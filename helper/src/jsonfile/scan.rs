@@ -19,10 +19,17 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// The members of a JSON object: each key (with its quotes) and value, as
-/// byte ranges, and where the text after the closing brace starts.
+/// A member of an object: its key (with the quotes) and its value, as byte
+/// ranges.
+pub(super) type Member = (Range<usize>, Range<usize>);
+
+/// The members of a JSON object, and where the text after its closing brace
+/// starts.
 pub(super) struct Members {
-    pub entries: Vec<(Range<usize>, Range<usize>)>,
+    pub entries: Vec<Member>,
+    /// For each entry, the members of its value when that is an object
+    /// (empty otherwise), so one of them can be found without a second scan.
+    pub nested: Vec<Vec<Member>>,
     pub end: usize,
 }
 
@@ -38,6 +45,7 @@ pub(super) fn object(bytes: &[u8]) -> Option<Members> {
     s.eat(b'{')?;
     s.ws();
     let mut entries = Vec::new();
+    let mut nested = Vec::new();
     if s.peek()? == b'}' {
         s.i += 1;
     } else {
@@ -45,8 +53,10 @@ pub(super) fn object(bytes: &[u8]) -> Option<Members> {
             let key = s.i..s.key()?;
             s.ws();
             let start = s.i;
-            s.value()?;
+            let mut members = Vec::new();
+            s.value(&mut members)?;
             entries.push((key, start..s.i));
+            nested.push(members);
             s.ws();
             match s.peek()? {
                 b',' => {
@@ -63,7 +73,11 @@ pub(super) fn object(bytes: &[u8]) -> Option<Members> {
     }
     let end = s.i;
     s.ws();
-    (s.i == bytes.len()).then_some(Members { entries, end })
+    (s.i == bytes.len()).then_some(Members {
+        entries,
+        nested,
+        end,
+    })
 }
 
 struct Scanner<'a> {
@@ -168,9 +182,12 @@ impl Scanner<'_> {
     }
 
     /// One value starting at `i` (no whitespace before it), however deeply
-    /// nested (an explicit stack, like serde_json's `ignore_value`).
-    fn value(&mut self) -> Option<()> {
+    /// nested (an explicit stack, like serde_json's `ignore_value`); when it
+    /// is an object, its members go to `members`.
+    fn value(&mut self, members: &mut Vec<Member>) -> Option<()> {
         let base = self.stack.len();
+        // The key and value start of the member of this value being read.
+        let mut member = None;
         loop {
             match self.peek()? {
                 b'"' => self.string()?,
@@ -187,8 +204,11 @@ impl Scanner<'_> {
                     } else {
                         self.stack.push(open);
                         if open == b'{' {
-                            self.key()?;
+                            let key = self.i..self.key()?;
                             self.ws();
+                            if self.stack.len() == base + 1 {
+                                member = Some((key, self.i));
+                            }
                         }
                         continue;
                     }
@@ -200,6 +220,11 @@ impl Scanner<'_> {
                 if self.stack.len() == base {
                     return Some(());
                 }
+                if self.stack.len() == base + 1
+                    && let Some((key, start)) = member.take()
+                {
+                    members.push((key, start..self.i));
+                }
                 let open = *self.stack.last().expect("above base");
                 self.ws();
                 match (open, self.peek()?) {
@@ -207,8 +232,11 @@ impl Scanner<'_> {
                         self.i += 1;
                         self.ws();
                         if open == b'{' {
-                            self.key()?;
+                            let key = self.i..self.key()?;
                             self.ws();
+                            if self.stack.len() == base + 1 {
+                                member = Some((key, self.i));
+                            }
                         }
                         break;
                     }
@@ -316,14 +344,33 @@ mod tests {
     use pretty_assertions::assert_eq;
     use proptest::prelude::*;
 
-    /// What serde_json says: the object's members (key, value text), or
-    /// `None` when it rejects the text or it is not an object.
-    fn serde_members(text: &str) -> Option<Vec<(String, String)>> {
-        let members = raw_members(text)?;
+    /// An object's members as (key, value text, the value's own members
+    /// when it is an object).
+    type Tree = Vec<(String, String, Vec<(String, String)>)>;
+
+    /// What serde_json says, or `None` when it rejects the text or it is
+    /// not an object.
+    fn serde_members(text: &str) -> Option<Tree> {
+        let flat = |text: &str| -> Option<Vec<(String, String)>> {
+            let members = raw_members(text)?;
+            Some(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k, v.get().to_string()))
+                    .collect(),
+            )
+        };
+        let top = flat(text)?;
         Some(
-            members
-                .into_iter()
-                .map(|(k, v)| (k, v.get().to_string()))
+            top.into_iter()
+                .map(|(k, v)| {
+                    let nested = if v.starts_with('{') {
+                        flat(&v).expect("a valid object")
+                    } else {
+                        Vec::new()
+                    };
+                    (k, v, nested)
+                })
                 .collect(),
         )
     }
@@ -353,20 +400,26 @@ mod tests {
         Some(v)
     }
 
-    /// What the scanner says, in the same terms (keys decoded by serde_json).
-    fn scanned(text: &str) -> Option<Vec<(String, String)>> {
+    /// What the scanner says, in the same terms (keys decoded by
+    /// serde_json).
+    fn scanned(text: &str) -> Option<Tree> {
         let m = object(text.as_bytes())?;
         assert!(
             text[m.end..]
                 .trim_matches([' ', '\n', '\t', '\r'])
                 .is_empty()
         );
+        let decode = |(k, v): &Member| {
+            let key = serde_json::from_str::<String>(&text[k.clone()]).expect("a valid key");
+            (key, text[v.clone()].to_string())
+        };
         Some(
             m.entries
-                .into_iter()
-                .map(|(k, v)| {
-                    let key = serde_json::from_str::<String>(&text[k]).expect("a valid key");
-                    (key, text[v].to_string())
+                .iter()
+                .zip(&m.nested)
+                .map(|(entry, nested)| {
+                    let (key, value) = decode(entry);
+                    (key, value, nested.iter().map(decode).collect())
                 })
                 .collect(),
         )
