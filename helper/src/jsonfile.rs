@@ -973,13 +973,21 @@ fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Ide
     )
 }
 
-/// Files at least this large are read by two threads, half each: reading a
-/// cached file is copying it, and one core copies about half as fast as two.
-const PARALLEL_READ_MIN: u64 = 1 << 20;
+/// Files at least this large are read by two threads: reading a cached file
+/// is copying it, and two cores copy about twice as fast as one. Below it,
+/// starting a thread costs more than it saves.
+const PARALLEL_READ_MIN: u64 = 8 << 20;
+
+/// The piece of a file a thread reads at a time.
+const READ_PIECE: usize = 2 << 20;
 
 /// Reads `f` whole: the `expected` bytes its size said, and, for a file that
 /// grew meanwhile, more (up to `max_size + 1` in all) so that the caller's
 /// size check sees it. A file that shrank gives fewer bytes.
+///
+/// A large file is read in pieces taken in turn by this thread and one more
+/// (when the system gives one), so a helper thread that starts late or is
+/// descheduled only leaves more pieces to this one.
 fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> {
     if expected < PARALLEL_READ_MIN {
         let mut bytes = Vec::with_capacity(expected as usize + 1);
@@ -987,25 +995,34 @@ fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> 
         return Ok(bytes);
     }
     let len = expected as usize;
-    let mid = len / 2;
     let mut bytes = vec![0; len];
-    let (head, tail) = bytes.split_at_mut(mid);
-    let (got_head, got_tail) = std::thread::scope(|scope| {
-        let helper = std::thread::Builder::new().spawn_scoped(scope, || read_at_most(f, tail, mid));
-        let got_head = read_at_most(f, head, 0);
-        let got_tail = helper
+    let pieces = std::sync::Mutex::new(bytes.chunks_mut(READ_PIECE).enumerate());
+    // Reads pieces until none is left; false when the file ended early.
+    let read_pieces = || -> io::Result<bool> {
+        loop {
+            let next = pieces
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next();
+            let Some((k, piece)) = next else {
+                return Ok(true);
+            };
+            if read_at_most(f, piece, k * READ_PIECE)? < piece.len() {
+                return Ok(false);
+            }
+        }
+    };
+    let (mine, helper) = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, read_pieces);
+        let mine = read_pieces();
+        let helper = helper
             .ok()
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        (got_head, got_tail)
+        (mine, helper)
     });
-    let got_head = got_head?;
-    // Without a second thread (resource limits), this one reads the rest.
-    let got_tail = match got_tail {
-        Some(got) => got?,
-        None => read_at_most(f, &mut bytes[mid..], mid)?,
-    };
-    if got_head < mid || got_tail < len - mid {
-        bytes.truncate(got_head); // shrank: the caller's size check fails
+    let complete = mine? && helper.transpose()?.unwrap_or(true);
+    if !complete {
+        bytes.clear(); // shrank: the caller's size check fails
         return Ok(bytes);
     }
     let mut more = [0; 1];
@@ -1608,7 +1625,7 @@ mod tests {
     fn large_files_are_read_whole_and_size_changes_show() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big");
-        let content: Vec<u8> = (0..3 * PARALLEL_READ_MIN + 7)
+        let content: Vec<u8> = (0..PARALLEL_READ_MIN + 3 * READ_PIECE as u64 / 2 + 7)
             .map(|i| (i % 251) as u8)
             .collect();
         fs::write(&path, &content).unwrap();
@@ -1624,7 +1641,7 @@ mod tests {
 
         let text = format!(
             "{{\"k\": \"{}\"}}\n",
-            "é".repeat(PARALLEL_READ_MIN as usize)
+            "é".repeat(PARALLEL_READ_MIN as usize / 2)
         );
         fs::write(&path, &text).unwrap();
         let snapshot = read(&path, &Options::settings_json()).unwrap();
