@@ -22,8 +22,10 @@
 //!   (or its absence) kept. A file Claude wrote renders back byte for byte
 //!   identical when there are no edits.
 //! * [`update`] is atomic: temp file in the same directory, fsync, rename,
-//!   fsync of the directory; the file is always either the old or the new
-//!   content, and every error leaves it unchanged and removes the temp file.
+//!   fsync of the directory (the fsyncs only when [`Options::durable`], as
+//!   it is unless a caller opts out); the file is always either the old or
+//!   the new content, and every error leaves it unchanged and removes the
+//!   temp file.
 //!   It takes Claude Code's own `<file>.lock` directory lock (mkdir; stale
 //!   after 10 s) around the final check-and-rename only, when
 //!   [`Options::lock_dir`] is set, re-checks that the file did not change
@@ -94,6 +96,10 @@ pub struct Options {
     pub retries: u32,
     /// How long to wait for a fresh (non-stale) lock held by someone else.
     pub lock_timeout: Duration,
+    /// fsync the new content before the rename and the directory after it,
+    /// so the file survives a crash. Off only for files that are rebuilt
+    /// when lost or damaged; the write stays atomic either way.
+    pub durable: bool,
 }
 
 impl Options {
@@ -106,6 +112,7 @@ impl Options {
             symlinks: Symlinks::Refuse,
             retries: 5,
             lock_timeout: LOCK_STALE_AFTER.saturating_add(Duration::from_secs(2)),
+            durable: true,
         }
     }
     /// `settings.json`: mode kept, links refused.
@@ -1081,9 +1088,11 @@ fn commit(
         std::os::unix::fs::fchown(&tmp.file, Some(uid), Some(gid))
             .map_err(|e| fail(Step::Write(&tmp.path), e))?;
     }
-    tmp.file
-        .sync_all()
-        .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    if opts.durable {
+        tmp.file
+            .sync_all()
+            .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    }
     let lock = match opts.lock_dir {
         true => Some(LockDir::acquire(path, target, opts.lock_timeout)?),
         false => None,
@@ -1094,6 +1103,9 @@ fn commit(
     fs::rename(&tmp.path, target).map_err(|e| fail(Step::Rename, e))?;
     tmp.renamed = true;
     drop(lock);
+    if !opts.durable {
+        return Ok(true);
+    }
     sync_dir(dir).with_context(|| {
         format!(
             "{} was replaced, but flushing its directory {} to disk failed; the new content may be \

@@ -151,7 +151,13 @@ pub fn create(rt: &Runtime, name: &str) -> Result<()> {
     let path = info_path(&rt.dir);
     let bytes = serde_json::to_vec_pretty(&info).expect("serialisable");
     if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-        jsonfile::write_atomic(&path, &bytes, &jsonfile::Options::settings_json())?;
+        // Not durable: after a crash, a lost or damaged record reads as none
+        // (`read_info`) and is written again here at the next launch.
+        let opts = jsonfile::Options {
+            durable: false,
+            ..jsonfile::Options::settings_json()
+        };
+        jsonfile::write_atomic(&path, &bytes, &opts)?;
     }
     Ok(())
 }
