@@ -166,6 +166,12 @@ pub fn create(rt: &Runtime, name: &str) -> Result<()> {
 /// three-way apply of the account's declared settings and `.claude.json` keys
 /// (with the project's MCP overlay when trusted). With `apply_claude_json`
 /// false (another session holds the dir), `.claude.json` is left alone.
+///
+/// `settings.json` and `.claude.json` are independent files, prepared at the
+/// same time on two threads: the fsyncs of one overlap the reading of the
+/// other (a first launch writes four files durably and reads the account's
+/// `.claude.json`, which can be large). An error in one does not undo the
+/// other; the settings error is reported first.
 pub fn prepare(
     rt: &Runtime,
     account: &Account,
@@ -176,19 +182,34 @@ pub fn prepare(
     if !rt.is_account_dir() {
         link_assets(rt, account, &mut prepared.notes)?;
         reconcile_credentials(rt, &mut prepared.notes)?;
-        seed_settings(rt)?;
     }
-    let settings = ManagedFile::settings(&rt.dir);
-    prepared.settings = Some(settings.apply(&account.settings)?);
-
-    if apply_claude_json {
-        prepared.claude_json = Some(apply_claude_json_file(
-            rt,
-            account,
-            home,
-            &mut prepared.notes,
-        )?);
+    // Captures only shared references, so it can be called again below.
+    let settings = || {
+        if !rt.is_account_dir() {
+            seed_settings(rt)?;
+        }
+        ManagedFile::settings(&rt.dir).apply(&account.settings)
+    };
+    if !apply_claude_json {
+        prepared.settings = Some(settings()?);
+        return Ok(prepared);
     }
+    let mut notes = Vec::new();
+    let (settings, claude_json) = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, settings);
+        let claude_json = apply_claude_json_file(rt, account, home, &mut notes);
+        let settings = match helper {
+            Ok(helper) => helper
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No second thread (resource limits): this one does both.
+            Err(_) => settings(),
+        };
+        (settings, claude_json)
+    });
+    prepared.settings = Some(settings?);
+    prepared.claude_json = Some(claude_json?);
+    prepared.notes.extend(notes);
     Ok(prepared)
 }
 
