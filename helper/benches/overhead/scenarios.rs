@@ -276,7 +276,10 @@ pub struct Launch {
     pub first: Vec<Run>,
     pub again_to_exec: Vec<f64>,
     pub again: Vec<Run>,
+    pub again_big_to_exec: Vec<f64>,
+    pub again_big: Vec<Run>,
     pub account_bytes: usize,
+    pub runtime_bytes: usize,
 }
 
 /// `git` with a predictable environment; `None` when git cannot run.
@@ -307,7 +310,7 @@ fn git(home: &Path, dir: &Path, args: &[&str]) -> Option<String> {
     Some(String::from_utf8(out.stdout).expect("git output is UTF-8"))
 }
 
-/// The launch scenario's files: a repository with two linked worktrees, an
+/// The launch scenario's files: a repository with three linked worktrees, an
 /// account whose `claude` is a given no-op, activated as after a switch.
 pub struct LaunchSandbox {
     pub home: PathBuf,
@@ -315,21 +318,36 @@ pub struct LaunchSandbox {
     /// Its runtime dir is removed before each first launch.
     pub wt_first: PathBuf,
     pub rt_first: PathBuf,
-    /// Its runtime dir exists, with a 1 MB `.claude.json` of its own.
+    /// Its runtime dir exists, with the `.claude.json` a runtime has after
+    /// use: identity, caches, this project's entry and history.
     pub wt_again: PathBuf,
+    pub runtime_bytes: usize,
+    /// Its runtime dir exists, with a 1 MB `.claude.json` of its own.
+    pub wt_again_big: PathBuf,
     pub account_bytes: usize,
+}
+
+/// `claude-accounts launch` of the account in `wt`, running `claude_args`.
+fn launch_command(
+    runner: &Runner,
+    home: &Path,
+    manifest: &Path,
+    wt: &Path,
+    claude_args: &[&str],
+) -> Command {
+    let mut cmd = clean(runner, HELPER, home);
+    cmd.args(["launch", "--manifest"])
+        .arg(manifest)
+        .args(["--account", "bench", "--"])
+        .args(claude_args)
+        .current_dir(wt);
+    cmd
 }
 
 impl LaunchSandbox {
     /// `claude-accounts launch` of the account in `wt`, running `claude_args`.
     pub fn launch(&self, runner: &Runner, wt: &Path, claude_args: &[&str]) -> Command {
-        let mut cmd = clean(runner, HELPER, &self.home);
-        cmd.args(["launch", "--manifest"])
-            .arg(&self.manifest)
-            .args(["--account", "bench", "--"])
-            .args(claude_args)
-            .current_dir(wt);
-        cmd
+        launch_command(runner, &self.home, &self.manifest, wt, claude_args)
     }
 
     /// Removes the first worktree's runtime dir and its registry entry, so
@@ -364,7 +382,7 @@ pub fn setup_launch(
         &repo,
         &["commit", "--quiet", "--allow-empty", "-m", "init"],
     )?;
-    for name in ["wt-first", "wt-again"] {
+    for name in ["wt-first", "wt-again", "wt-again-big"] {
         let wt = dir.join(name);
         let wt = wt.to_str().expect("UTF-8 path");
         git(
@@ -378,8 +396,8 @@ pub fn setup_launch(
         PathBuf::from(out.trim())
     };
     let (wt_first, wt_again) = (dir.join("wt-first"), dir.join("wt-again"));
+    let wt_again_big = dir.join("wt-again-big");
     let rt_first = git_dir(&wt_first).join("claude-runtime/bench");
-    let rt_again = git_dir(&wt_again).join("claude-runtime/bench");
 
     let project = repo.to_str().expect("UTF-8 path");
     let text = generate::claude_json(MB, Some(project));
@@ -390,28 +408,46 @@ pub fn setup_launch(
     let manifests = Manifests::new(dir, &["bench"], claude);
     // As after `home-manager switch`: the account dir is activated.
     runner.run(&mut activate(runner, &home, &manifests.a));
-    let sandbox = LaunchSandbox {
+    // A runtime's own .claude.json after use: what Claude Code keeps there
+    // besides the seeds (caches, this project's history), no other project.
+    let used = generate::claude_json(0, Some(project));
+    // The re-launch worktrees: a runtime dir made by a launch, its
+    // .claude.json then replaced as use by Claude Code would (one as usual,
+    // one grown to 1 MB), then a launch applying the declared keys to it.
+    for (wt, content) in [(&wt_again, &used), (&wt_again_big, &text)] {
+        let rt = git_dir(wt).join("claude-runtime/bench");
+        let relaunch = || {
+            runner.run(&mut launch_command(
+                runner,
+                &home,
+                &manifests.a,
+                wt,
+                claude_args,
+            ))
+        };
+        relaunch();
+        write(&rt.join(".claude.json"), content);
+        relaunch();
+    }
+    Some(LaunchSandbox {
         home,
         manifest: manifests.a,
         wt_first,
         rt_first,
         wt_again,
+        runtime_bytes: used.len(),
+        wt_again_big,
         account_bytes: text.len(),
-    };
-    // The re-launch worktree: its runtime dir made by a launch, then its
-    // .claude.json grown to 1 MB as long use by Claude Code would, then one
-    // launch applying the declared keys to it.
-    runner.run(&mut sandbox.launch(runner, &sandbox.wt_again, claude_args));
-    write(&rt_again.join(".claude.json"), &text);
-    runner.run(&mut sandbox.launch(runner, &sandbox.wt_again, claude_args));
-    Some(sandbox)
+    })
 }
 
-/// Launch in two linked worktrees of one repository: a first launch (the
+/// Launch in three linked worktrees of one repository: a first launch (the
 /// worktree's runtime dir removed before each run, so it is created and
-/// seeded from the account's 1 MB `.claude.json`), and a re-launch (the
-/// runtime dir exists and its own `.claude.json` is 1 MB too). Interleaved
-/// with the no-op `claude` run directly, whose start-up is the baseline.
+/// seeded from the account's 1 MB `.claude.json`), a re-launch (the runtime
+/// dir exists, with the `.claude.json` use leaves there), and a re-launch
+/// whose runtime `.claude.json` is 1 MB too (stricter than the issue asks).
+/// Interleaved with the no-op `claude` run directly, whose start-up is the
+/// baseline.
 /// `None` when git is not available.
 pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
     let dir = b.root.join("launch");
@@ -431,7 +467,10 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
         first: Vec::new(),
         again_to_exec: Vec::new(),
         again: Vec::new(),
+        again_big_to_exec: Vec::new(),
+        again_big: Vec::new(),
         account_bytes: sb.account_bytes,
+        runtime_bytes: sb.runtime_bytes,
     };
     for round in 0..=reps {
         let mut cmd = clean(&runner, &b.exe, &sb.home);
@@ -446,6 +485,7 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
             sb.rt_first.display()
         );
         let (again_to_exec, again) = launch_in(&sb.wt_again);
+        let (again_big_to_exec, again_big) = launch_in(&sb.wt_again_big);
         if round > 0 {
             result.direct_to_exec.push(direct_to_exec);
             result.direct.push(direct);
@@ -453,6 +493,8 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
             result.first.push(first);
             result.again_to_exec.push(again_to_exec);
             result.again.push(again);
+            result.again_big_to_exec.push(again_big_to_exec);
+            result.again_big.push(again_big);
         }
     }
     let _ = fs::remove_dir_all(&dir);
