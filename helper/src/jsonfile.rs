@@ -10,11 +10,12 @@
 //!   under [`Symlinks::Refuse`]. A missing file reads as an empty object that
 //!   does not exist yet.
 //! * The text is parsed once, in [`read`], into the top-level keys and the
-//!   exact byte span of each value (a large file's UTF-8 is checked on a
-//!   second thread meanwhile; see `scan`). A [`Document`] borrows those spans from
-//!   the one in-memory copy, so memory stays near the file's size, and values
-//!   nobody edits are never decoded or re-encoded: numbers, escapes and
-//!   unicode stay exactly as they were.
+//!   exact byte span of each value (and of the members of object values).
+//!   A [`Document`] borrows those spans from the one in-memory copy, so
+//!   memory stays near the file's size, and values nobody edits are never
+//!   decoded or re-encoded: numbers, escapes and unicode stay exactly as
+//!   they were. A large file is read, and its UTF-8 checked, on two threads
+//!   (see `scan`).
 //! * [`Document::render_to`] streams the object in Claude's layout
 //!   (`JSON.stringify(v, null, 2)`): unchanged entries byte for byte and in
 //!   order, edited entries re-encoded in place, new entries appended in
@@ -49,16 +50,17 @@ use std::ops::Range;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
-
-mod scan;
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::ser::PrettyFormatter;
 use serde_json::value::RawValue;
+
+mod scan;
 
 /// Larger files are refused (real `.claude.json` files reach tens of MB).
 pub const DEFAULT_MAX_SIZE: u64 = 512 * 1024 * 1024;
@@ -1003,14 +1005,11 @@ fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> 
     }
     let len = expected as usize;
     let mut bytes = vec![0; len];
-    let pieces = std::sync::Mutex::new(bytes.chunks_mut(READ_PIECE).enumerate());
+    let pieces = Mutex::new(bytes.chunks_mut(READ_PIECE).enumerate());
     // Reads pieces until none is left; false when the file ended early.
     let read_pieces = || -> io::Result<bool> {
         loop {
-            let next = pieces
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .next();
+            let next = pieces.lock().unwrap_or_else(PoisonError::into_inner).next();
             let Some((k, piece)) = next else {
                 return Ok(true);
             };

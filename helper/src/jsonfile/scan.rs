@@ -1,6 +1,7 @@
 //! The fast path of reading a JSON file: one pass over the bytes that
 //! validates a JSON object the way serde_json does and finds its top-level
-//! members, and a UTF-8 check that runs beside it on another thread.
+//! members (and the members of those that are objects), and a UTF-8 check
+//! that runs beside it on another thread.
 //!
 //! Guarantees:
 //! * [`object`] accepts no text that serde_json rejects: it follows
@@ -9,7 +10,8 @@
 //!   gives up (`None`) on whatever it does not handle, leaving the exact
 //!   verdict and error message to serde_json. It does not check UTF-8.
 //! * [`is_utf8`] is `true` only if `std::str::from_utf8` accepted every
-//!   byte; it splits the work between the calling thread and one more.
+//!   byte; for a large text it splits the work between the calling thread
+//!   and one more.
 //!
 //! Why: `.claude.json` reaches tens of MB. Checking UTF-8 and then parsing
 //! with serde_json are two sequential passes; here the JSON pass and the
