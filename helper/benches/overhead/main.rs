@@ -30,6 +30,14 @@ fn main() {
     if children::dispatch(&args) {
         return;
     }
+    // `cargo test --all-targets` runs benchmarks too, unoptimised and
+    // without `--bench`: figures from that build would mean nothing.
+    if !args.iter().any(|a| a == "--bench") {
+        eprintln!(
+            "overhead: a benchmark; run it with `cargo bench --bench overhead` (a release build)"
+        );
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let only = args
         .iter()
