@@ -11,6 +11,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
@@ -31,16 +33,53 @@ pub struct Options {
 
 /// Activates every account; returns false when an account failed (each
 /// failure is reported on stderr and leaves that account's files untouched).
+///
+/// Accounts are independent (each has its own config dir), so up to
+/// [`WORKERS`] are activated at the same time, each into its own buffer;
+/// the output is then printed in account order, exactly as one at a time
+/// would print it.
 pub fn activate(m: &Manifest, home: &Path, opts: &Options, out: &mut dyn Write) -> Result<bool> {
+    let accounts: Vec<(&String, &Account)> = m.accounts.iter().collect();
+    let next = AtomicUsize::new(0);
+    let results: Vec<OnceLock<Activated>> = accounts.iter().map(|_| OnceLock::new()).collect();
+    // Takes accounts in order until none is left.
+    let work = || {
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some((name, account)) = accounts.get(k) else {
+                break;
+            };
+            let mut buffer = Vec::new();
+            let result = activate_account(m, name, account, home, opts, &mut buffer);
+            let _ = results[k].set((buffer, result));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..WORKERS.min(accounts.len()) {
+            // Without more threads (resource limits), this one does it all.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, work);
+        }
+        work();
+    });
     let mut ok = true;
-    for (name, account) in &m.accounts {
-        if let Err(err) = activate_account(m, name, account, home, opts, out) {
+    for ((name, _), result) in accounts.iter().zip(results) {
+        let (buffer, result) = result.into_inner().expect("every account was taken");
+        out.write_all(&buffer)?;
+        if let Err(err) = result {
+            out.flush()?;
             eprintln!("claude-accounts: error: account {name}: {err:#}");
             ok = false;
         }
     }
     Ok(ok)
 }
+
+/// One account's output and result.
+type Activated = (Vec<u8>, Result<()>);
+
+/// How many accounts are activated at the same time: their work is mostly
+/// waiting for the disk (fsync), which overlaps well.
+const WORKERS: usize = 4;
 
 fn activate_account(
     m: &Manifest,
@@ -202,4 +241,68 @@ pub fn print_report(
         writeln!(out, "{change}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    /// Accounts run at the same time, but the output reads as if they ran
+    /// one after the other, in name order; a failing one does not stop the
+    /// others.
+    #[test]
+    fn output_is_in_account_order_whatever_finishes_first() {
+        let home = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..9).map(|i| format!("a{i}")).collect();
+        let accounts: serde_json::Map<String, Value> = names
+            .iter()
+            .map(|name| {
+                let account = serde_json::json!({
+                    "configDir": format!("~/.claude-{name}"),
+                    "claude": "claude",
+                    "settings": {"model": "opus", "env": {"WHO": name}},
+                    "claudeJson": {"mcpServers": {}},
+                    "seedKeys": [],
+                    "projectSeedKeys": [],
+                    "assets": [],
+                    "isolation": "account",
+                    "singleInstance": true,
+                    "environment": {},
+                    "environmentFiles": [],
+                    "secretFiles": {},
+                    "oauthTokenFile": null,
+                    "trustedProjects": [],
+                    "mcpOverlay": null
+                });
+                (name.clone(), account)
+            })
+            .collect();
+        let manifest =
+            serde_json::json!({"version": 1, "storeDir": "/nix/store", "accounts": accounts});
+        let m = Manifest::parse(&manifest.to_string()).unwrap();
+        // a4's settings.json is a directory: it fails, the others go on.
+        std::fs::create_dir_all(home.path().join(".claude-a4/settings.json")).unwrap();
+
+        let mut out = Vec::new();
+        let ok = activate(&m, home.path(), &Options::default(), &mut out).unwrap();
+        assert!(!ok);
+        let out = String::from_utf8(out).unwrap();
+        let order: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name))
+            .filter(|name| !name.starts_with(' '))
+            .collect();
+        let mut expected = order.clone();
+        expected.sort(); // stable: each account's lines stay together
+        assert_eq!(order, expected);
+        for name in &names {
+            let created = out.contains(&format!("{name}: created "));
+            assert_eq!(created, name != "a4", "{out}");
+            if name != "a4" {
+                let settings = home.path().join(format!(".claude-{name}/settings.json"));
+                assert!(std::fs::read_to_string(settings).unwrap().contains(name));
+            }
+        }
+    }
 }

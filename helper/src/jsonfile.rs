@@ -10,10 +10,12 @@
 //!   under [`Symlinks::Refuse`]. A missing file reads as an empty object that
 //!   does not exist yet.
 //! * The text is parsed once, in [`read`], into the top-level keys and the
-//!   exact byte span of each value. A [`Document`] borrows those spans from
-//!   the one in-memory copy, so memory stays near the file's size, and values
-//!   nobody edits are never decoded or re-encoded: numbers, escapes and
-//!   unicode stay exactly as they were.
+//!   exact byte span of each value (and of the members of object values).
+//!   A [`Document`] borrows those spans from the one in-memory copy, so
+//!   memory stays near the file's size, and values nobody edits are never
+//!   decoded or re-encoded: numbers, escapes and unicode stay exactly as
+//!   they were. A large file is read, and its UTF-8 checked, on two threads
+//!   (see `scan`).
 //! * [`Document::render_to`] streams the object in Claude's layout
 //!   (`JSON.stringify(v, null, 2)`): unchanged entries byte for byte and in
 //!   order, edited entries re-encoded in place, new entries appended in
@@ -21,8 +23,10 @@
 //!   (or its absence) kept. A file Claude wrote renders back byte for byte
 //!   identical when there are no edits.
 //! * [`update`] is atomic: temp file in the same directory, fsync, rename,
-//!   fsync of the directory; the file is always either the old or the new
-//!   content, and every error leaves it unchanged and removes the temp file.
+//!   fsync of the directory (the fsyncs only when [`Options::durable`], as
+//!   it is unless a caller opts out); the file is always either the old or
+//!   the new content, and every error leaves it unchanged and removes the
+//!   temp file.
 //!   It takes Claude Code's own `<file>.lock` directory lock (mkdir; stale
 //!   after 10 s) around the final check-and-rename only, when
 //!   [`Options::lock_dir`] is set, re-checks that the file did not change
@@ -43,9 +47,10 @@ use std::fmt;
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Read, Write};
 use std::ops::Range;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -54,6 +59,8 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::ser::PrettyFormatter;
 use serde_json::value::RawValue;
+
+mod scan;
 
 /// Larger files are refused (real `.claude.json` files reach tens of MB).
 pub const DEFAULT_MAX_SIZE: u64 = 512 * 1024 * 1024;
@@ -91,6 +98,10 @@ pub struct Options {
     pub retries: u32,
     /// How long to wait for a fresh (non-stale) lock held by someone else.
     pub lock_timeout: Duration,
+    /// fsync the new content before the rename and the directory after it,
+    /// so the file survives a crash. Off only for files that are rebuilt
+    /// when lost or damaged; the write stays atomic either way.
+    pub durable: bool,
 }
 
 impl Options {
@@ -103,6 +114,7 @@ impl Options {
             symlinks: Symlinks::Refuse,
             retries: 5,
             lock_timeout: LOCK_STALE_AFTER.saturating_add(Duration::from_secs(2)),
+            durable: true,
         }
     }
     /// `settings.json`: mode kept, links refused.
@@ -132,7 +144,9 @@ pub struct Snapshot {
 /// [`Snapshot::text`]; duplicate keys are kept in file order.
 pub struct Document<'a> {
     path: &'a Path,
+    text: &'a str,
     entries: Vec<(&'a str, &'a str)>,
+    nested: Option<&'a [Vec<scan::Member>]>,
     trailing: &'a str,
 }
 
@@ -157,6 +171,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Snapshot> {
             path: path.to_path_buf(),
             layout: Layout {
                 entries: Vec::new(),
+                nested: None,
                 trailing: text.len()..text.len(),
             },
             text,
@@ -171,11 +186,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Snapshot> {
     };
     let shown = loc.shown(path);
     let (bytes, identity) = read_regular(&loc.file, &shown, opts.max_size)?;
-    let text = decode(bytes, &shown, &loc.file)?;
-    let layout = match parse_layout(&text) {
-        Ok(layout) => layout,
-        Err(problem) => return Err(refusal(&shown, &loc.file, problem)),
-    };
+    let (text, layout) = validate(bytes, &shown, &loc.file)?;
     let replacing_link = loc.link.is_some() && opts.symlinks == Symlinks::Replace;
     let mut checks = Vec::with_capacity(2);
     if let Some(link) = loc.link {
@@ -205,6 +216,8 @@ impl Snapshot {
     pub fn document(&self) -> Result<Document<'_>> {
         Ok(Document {
             path: &self.path,
+            text: &self.text,
+            nested: self.layout.nested.as_deref(),
             entries: self
                 .layout
                 .entries
@@ -238,6 +251,46 @@ impl<'a> Document<'a> {
                 self.path.display()
             )
         })
+    }
+
+    /// The parsed value of `member` in the object at top-level `key` (the
+    /// last occurrence of each, like `JSON.parse`); `None` when the key is
+    /// missing or not an object, or the object has no such member.
+    ///
+    /// Decodes that one member only: the others are skipped as raw text,
+    /// which in `.claude.json` `projects` is most of the file and costs more
+    /// to decode into [`Value`]s than to read and validate the whole file.
+    pub fn member(&self, key: &str, member: &str) -> Result<Option<Value>> {
+        let Some(i) = self.index(key) else {
+            return Ok(None);
+        };
+        let raw = self.entries[i].1;
+        if !raw.starts_with('{') {
+            return Ok(None);
+        }
+        let context = || {
+            format!(
+                "decoding {key:?} in {}; fix that value by hand and run again",
+                self.path.display()
+            )
+        };
+        let Some(nested) = self.nested else {
+            let mut de = serde_json::Deserializer::from_str(raw);
+            return (&mut de)
+                .deserialize_map(MemberOf(member))
+                .with_context(context);
+        };
+        // The fast path of `read` found the members' spans already.
+        let found = nested[i]
+            .iter()
+            .rev()
+            .find(|(k, _)| key_is(&self.text[k.clone()], member));
+        match found {
+            Some((_, value)) => serde_json::from_str(&self.text[value.clone()])
+                .map(Some)
+                .with_context(context),
+            None => Ok(None),
+        }
     }
 
     /// The top-level keys in file order (a repeated key appears each time).
@@ -296,11 +349,12 @@ impl<'a> Document<'a> {
     }
 
     fn raw(&self, key: &str) -> Option<&'a str> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, raw)| *raw)
+        self.index(key).map(|i| self.entries[i].1)
+    }
+
+    /// The index of the last entry of `key`.
+    fn index(&self, key: &str) -> Option<usize> {
+        self.entries.iter().rposition(|(k, _)| *k == key)
     }
 
     /// Whether the file's value for `key` already is `edit`.
@@ -415,6 +469,9 @@ pub fn remove_stale_temps(path: &Path) -> Result<Vec<PathBuf>> {
 /// value, and the span of what follows the closing brace.
 struct Layout {
     entries: Vec<(String, Range<usize>)>,
+    /// Per entry, the members of an object value, when the fast path read
+    /// the file (see [`Document::member`]).
+    nested: Option<Vec<Vec<scan::Member>>>,
     trailing: Range<usize>,
 }
 
@@ -460,6 +517,38 @@ impl<'de> Deserialize<'de> for TopLevel<'de> {
     }
 }
 
+/// Whether the JSON string `raw` (with its quotes) decodes to `name`.
+fn key_is(raw: &str, name: &str) -> bool {
+    let inner = &raw[1..raw.len() - 1];
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).is_ok_and(|k| k == name)
+    } else {
+        inner == name
+    }
+}
+
+/// Decodes one member of an object (its last occurrence), skipping the
+/// others' values undecoded.
+struct MemberOf<'m>(&'m str);
+
+impl<'de> Visitor<'de> for MemberOf<'_> {
+    type Value = Option<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.0 {
+                found = Some(map.next_value::<Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
 fn parse_layout(text: &str) -> Result<Layout, Problem> {
     let body = text.trim_start_matches(is_json_space);
     let kind = match body.as_bytes().first() {
@@ -495,7 +584,52 @@ fn parse_layout(text: &str) -> Result<Layout, Problem> {
     let end = text.trim_end_matches(is_json_space).len();
     Ok(Layout {
         entries,
+        nested: None,
         trailing: end..text.len(),
+    })
+}
+
+/// The bytes as text and its top level, or why they are not a JSON object
+/// in UTF-8 (see [`refusal`]).
+///
+/// Fast path: [`scan::object`] finds the members while [`scan::is_utf8`]
+/// checks the encoding on another thread. Whatever the fast path does not
+/// accept goes through [`decode`] and [`parse_layout`], which give the same
+/// answer for a valid file and the exact problem for any other.
+fn validate(bytes: Vec<u8>, shown: &str, file: &Path) -> Result<(String, Layout)> {
+    let (utf8, members) = scan::is_utf8(&bytes, || scan::object(&bytes));
+    // An empty file or a byte order mark gets `decode`'s own message.
+    if utf8 && !bytes.is_empty() && !bytes.starts_with(b"\xEF\xBB\xBF") {
+        // SAFETY: `scan::is_utf8` is true only when `std::str::from_utf8`
+        // accepted every byte of `bytes`, unchanged since (borrowed).
+        let text = unsafe { String::from_utf8_unchecked(bytes) };
+        if let Some(layout) = members.and_then(|m| fast_layout(&text, m)) {
+            return Ok((text, layout));
+        }
+        return match parse_layout(&text) {
+            Ok(layout) => Ok((text, layout)),
+            Err(problem) => Err(refusal(shown, file, problem)),
+        };
+    }
+    let text = decode(bytes, shown, file)?;
+    match parse_layout(&text) {
+        Ok(layout) => Ok((text, layout)),
+        Err(problem) => Err(refusal(shown, file, problem)),
+    }
+}
+
+/// The layout from the scanned members: keys decoded by serde_json (`None`
+/// when one is not a string serde_json decodes, e.g. a lone surrogate).
+fn fast_layout(text: &str, members: scan::Members) -> Option<Layout> {
+    let entries = members
+        .entries
+        .into_iter()
+        .map(|(key, value)| Some((serde_json::from_str::<String>(&text[key]).ok()?, value)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Layout {
+        entries,
+        nested: Some(members.nested),
+        trailing: members.end..text.len(),
     })
 }
 
@@ -805,7 +939,7 @@ fn lstat(path: &Path) -> Result<Option<Metadata>> {
 fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Identity)> {
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(file)
@@ -832,10 +966,7 @@ fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Ide
                 before.len()
             );
         }
-        let mut bytes = Vec::with_capacity(before.len() as usize + 1);
-        (&mut f)
-            .take(max_size + 1)
-            .read_to_end(&mut bytes)
+        let bytes = read_contents(&f, before.len(), max_size)
             .with_context(|| format!("reading {shown}"))?;
         let after = f
             .metadata()
@@ -851,6 +982,77 @@ fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Ide
     )
 }
 
+/// Files at least this large are read by two threads: reading a cached file
+/// is copying it, and two cores copy about twice as fast as one. Below it,
+/// starting a thread costs more than it saves.
+const PARALLEL_READ_MIN: u64 = 8 << 20;
+
+/// The piece of a file a thread reads at a time.
+const READ_PIECE: usize = 2 << 20;
+
+/// Reads `f` whole: the `expected` bytes its size said, and, for a file that
+/// grew meanwhile, more (up to `max_size + 1` in all) so that the caller's
+/// size check sees it. A file that shrank gives fewer bytes.
+///
+/// A large file is read in pieces taken in turn by this thread and one more
+/// (when the system gives one), so a helper thread that starts late or is
+/// descheduled only leaves more pieces to this one.
+fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> {
+    if expected < PARALLEL_READ_MIN {
+        let mut bytes = Vec::with_capacity(expected as usize + 1);
+        f.take(max_size + 1).read_to_end(&mut bytes)?;
+        return Ok(bytes);
+    }
+    let len = expected as usize;
+    let mut bytes = vec![0; len];
+    let pieces = Mutex::new(bytes.chunks_mut(READ_PIECE).enumerate());
+    // Reads pieces until none is left; false when the file ended early.
+    let read_pieces = || -> io::Result<bool> {
+        loop {
+            let next = pieces.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((k, piece)) = next else {
+                return Ok(true);
+            };
+            if read_at_most(f, piece, k * READ_PIECE)? < piece.len() {
+                return Ok(false);
+            }
+        }
+    };
+    let (mine, helper) = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, read_pieces);
+        let mine = read_pieces();
+        let helper = helper
+            .ok()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (mine, helper)
+    });
+    let complete = mine? && helper.transpose()?.unwrap_or(true);
+    if !complete {
+        bytes.clear(); // shrank: the caller's size check fails
+        return Ok(bytes);
+    }
+    let mut more = [0; 1];
+    if f.read_at(&mut more, expected)? > 0 {
+        bytes.push(more[0]); // grew: the caller's size check fails
+    }
+    Ok(bytes)
+}
+
+/// Fills `buf` from `offset` on, stopping early only at the end of the file;
+/// returns how much was read.
+fn read_at_most(f: &File, buf: &mut [u8], offset: usize) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], (offset + done) as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
 /// Writes a new version of `disk.target` through a temp file. With `verify`,
 /// gives up (returns false, nothing written) when `disk.checks` no longer
 /// hold under the lock.
@@ -859,13 +1061,13 @@ fn commit(
     disk: &Disk,
     opts: &Options,
     verify: bool,
-    body: impl FnOnce(&mut BufWriter<&File>) -> io::Result<()>,
+    body: impl FnOnce(&mut BufWriter<WriteBack<'_>>) -> io::Result<()>,
 ) -> Result<bool> {
     let target = &disk.target;
     let dir = dir_of(target);
     let mut tmp = TempFile::create(path, target)?;
     let fail = |step: Step, e: io::Error| write_failure(&e, step, path, dir);
-    let mut out = BufWriter::with_capacity(1 << 18, &tmp.file);
+    let mut out = BufWriter::with_capacity(1 << 18, WriteBack::new(&tmp.file));
     body(&mut out)
         .and_then(|()| out.flush())
         .map_err(|e| fail(Step::Write(&tmp.path), e))?;
@@ -885,9 +1087,11 @@ fn commit(
         std::os::unix::fs::fchown(&tmp.file, Some(uid), Some(gid))
             .map_err(|e| fail(Step::Write(&tmp.path), e))?;
     }
-    tmp.file
-        .sync_all()
-        .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    if opts.durable {
+        tmp.file
+            .sync_all()
+            .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    }
     let lock = match opts.lock_dir {
         true => Some(LockDir::acquire(path, target, opts.lock_timeout)?),
         false => None,
@@ -898,6 +1102,9 @@ fn commit(
     fs::rename(&tmp.path, target).map_err(|e| fail(Step::Rename, e))?;
     tmp.renamed = true;
     drop(lock);
+    if !opts.durable {
+        return Ok(true);
+    }
     sync_dir(dir).with_context(|| {
         format!(
             "{} was replaced, but flushing its directory {} to disk failed; the new content may be \
@@ -908,6 +1115,63 @@ fn commit(
     })?;
     Ok(true)
 }
+
+/// Writes to a file and, every [`WriteBack::EVERY`] bytes, asks the kernel
+/// to start writing what was written so far to disk (Linux
+/// `sync_file_range`), so that the fsync after the last byte has little
+/// left to wait for: the disk works while the rest is still being copied.
+/// Only a hint; durability comes from that fsync.
+struct WriteBack<'f> {
+    file: &'f File,
+    written: u64,
+    started: u64,
+}
+
+impl<'f> WriteBack<'f> {
+    const EVERY: u64 = 4 << 20;
+
+    fn new(file: &'f File) -> WriteBack<'f> {
+        WriteBack {
+            file,
+            written: 0,
+            started: 0,
+        }
+    }
+}
+
+impl Write for WriteBack<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = (self.started + Self::EVERY - self.written) as usize;
+        let n = (&*self.file).write(&buf[..buf.len().min(room)])?;
+        self.written += n as u64;
+        if self.written - self.started >= Self::EVERY {
+            start_writeback(self.file, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range only reads its integer arguments, and the
+    // descriptor stays open for the call. Errors are left to the fsync.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        )
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     match File::open(dir).and_then(|d| d.sync_all()) {
@@ -1322,6 +1586,135 @@ mod tests {
             render("{\"a\":1}", &[("b", Some(json!({})))]),
             "{\n  \"a\": 1,\n  \"b\": {}\n}"
         );
+    }
+
+    /// Large files take the fast path (two threads); its answers must be
+    /// the slow path's: the same layout, or the same error.
+    #[test]
+    fn large_files_validate_like_serde_json() {
+        let entry = json!({"display": "fix \"it\"\n\t\u{e9}\u{1F600}", "n": [1.5, -2, 1e21]});
+        let mut projects = Map::new();
+        for i in 0..3000 {
+            projects.insert(format!("/p/{i}/\u{e9}"), entry.clone());
+        }
+        let text = serde_json::to_string_pretty(&json!({"a": 1, "projects": projects, "z": null}))
+            .unwrap();
+        assert!(text.len() > 2 * 128 * 1024, "exercises the parallel check");
+        let file = Path::new("/test/.claude.json");
+        let fast = |bytes: Vec<u8>| validate(bytes, "f", file).map_err(|e| e.to_string());
+        let slow = |bytes: Vec<u8>| {
+            let text = decode(bytes, "f", file).map_err(|e| e.to_string())?;
+            parse_layout(&text)
+                .map(|layout| (text, layout))
+                .map_err(|p| refusal("f", file, p).to_string())
+        };
+        let spans = |r: Result<(String, Layout), String>| r.map(|(_, l)| (l.entries, l.trailing));
+
+        let valid = text.clone().into_bytes();
+        assert_eq!(spans(fast(valid.clone())), spans(slow(valid)));
+        let mut damaged = Vec::new();
+        for at in [10, text.len() / 2, text.len() - 2] {
+            let mut not_utf8 = text.clone().into_bytes();
+            not_utf8[at] = 0xff;
+            damaged.push(not_utf8);
+            let mut control = text.clone().into_bytes();
+            control[at] = 0x01;
+            damaged.push(control);
+        }
+        let mut cut = text.clone().into_bytes();
+        cut.truncate(text.len() - 1);
+        damaged.push(cut);
+        damaged.push(text.replace("\"z\": null", "\"z\": null,").into_bytes());
+        for bytes in damaged {
+            let expected = slow(bytes.clone());
+            assert!(expected.is_err());
+            assert_eq!(spans(fast(bytes)), spans(expected));
+        }
+    }
+
+    #[test]
+    fn large_files_are_read_whole_and_size_changes_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let content: Vec<u8> = (0..PARALLEL_READ_MIN + 3 * READ_PIECE as u64 / 2 + 7)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        fs::write(&path, &content).unwrap();
+        let f = File::open(&path).unwrap();
+        let len = content.len() as u64;
+        assert!(read_contents(&f, len, u64::MAX).unwrap() == content);
+        // The size said less than there is (it grew): one byte more shows it.
+        let grew = read_contents(&f, len - 10, u64::MAX).unwrap();
+        assert_eq!(grew.len() as u64, len - 9);
+        assert!(grew[..] == content[..grew.len()]);
+        // The size said more than there is (it shrank): fewer bytes.
+        assert!((read_contents(&f, len + 10, u64::MAX).unwrap().len() as u64) < len);
+
+        let text = format!(
+            "{{\"k\": \"{}\"}}\n",
+            "é".repeat(PARALLEL_READ_MIN as usize / 2)
+        );
+        fs::write(&path, &text).unwrap();
+        let snapshot = read(&path, &Options::settings_json()).unwrap();
+        assert!(snapshot.text == text);
+        assert_eq!(
+            snapshot.document().unwrap().keys().collect::<Vec<_>>(),
+            ["k"]
+        );
+    }
+
+    #[test]
+    fn write_back_writes_everything_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let file = File::create(&path).unwrap();
+        let content: Vec<u8> = (0..2 * WriteBack::EVERY + 12_345)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let mut w = BufWriter::with_capacity(1 << 18, WriteBack::new(&file));
+        let (head, rest) = content.split_at(1000);
+        w.write_all(head).unwrap(); // buffered
+        w.write_all(rest).unwrap(); // larger than the buffer: in pieces
+        w.flush().unwrap();
+        drop(w);
+        assert!(fs::read(&path).unwrap() == content);
+    }
+
+    /// A snapshot read by the fast path (`validate`), with nested spans.
+    fn fast_layout_of(text: &str) -> Snapshot {
+        let (text, layout) =
+            validate(text.as_bytes().to_vec(), "f", Path::new("/test/file.json")).unwrap();
+        assert!(layout.nested.is_some(), "the fast path read {text:?}");
+        Snapshot {
+            layout,
+            text,
+            ..layout_of("{}")
+        }
+    }
+
+    #[test]
+    fn member_decodes_one_member_of_an_object_value() {
+        let text = r#"{"p": {"/a": {"t": true}, "/b": [1, {"x": "\u00e9"}], "/\u0061": {"t": 1.5}}, "n": 3, "s": "{}"}"#;
+        let deep = format!(
+            r#"{{"p": {{"deep": {}{}, "/a": 1}}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        for read in [layout_of, fast_layout_of] {
+            let snapshot = read(text);
+            let doc = snapshot.document().unwrap();
+            assert_eq!(doc.member("p", "/a").unwrap(), Some(json!({"t": 1.5})));
+            assert_eq!(doc.member("p", "/b").unwrap(), Some(json!([1, {"x": "é"}])));
+            assert_eq!(doc.member("p", "/c").unwrap(), None);
+            assert_eq!(doc.member("n", "/a").unwrap(), None);
+            assert_eq!(doc.member("s", "/a").unwrap(), None);
+            assert_eq!(doc.member("missing", "/a").unwrap(), None);
+
+            let snapshot = read(&deep);
+            let doc = snapshot.document().unwrap();
+            assert_eq!(doc.member("p", "/a").unwrap(), Some(json!(1)));
+            assert!(doc.member("p", "deep").is_err());
+        }
     }
 
     #[test]

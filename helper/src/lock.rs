@@ -320,7 +320,10 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<bool> {
 }
 
 /// Writes `bytes` to `path` with mode 0600: temp file in the same
-/// directory, fsync, rename.
+/// directory, rename. Readers see the old or the new record, never a part.
+/// Not fsynced: the record describes a running process, so after a crash
+/// it would describe nothing, and [`probe`] ignores it unless the lock is
+/// held; an fsync would delay every launch for no use.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -331,7 +334,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path)
         .map_err(|e| e.error)

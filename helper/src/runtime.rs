@@ -151,7 +151,13 @@ pub fn create(rt: &Runtime, name: &str) -> Result<()> {
     let path = info_path(&rt.dir);
     let bytes = serde_json::to_vec_pretty(&info).expect("serialisable");
     if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-        jsonfile::write_atomic(&path, &bytes, &jsonfile::Options::settings_json())?;
+        // Not durable: after a crash, a lost or damaged record reads as none
+        // (`read_info`) and is written again here at the next launch.
+        let opts = jsonfile::Options {
+            durable: false,
+            ..jsonfile::Options::settings_json()
+        };
+        jsonfile::write_atomic(&path, &bytes, &opts)?;
     }
     Ok(())
 }
@@ -160,6 +166,12 @@ pub fn create(rt: &Runtime, name: &str) -> Result<()> {
 /// three-way apply of the account's declared settings and `.claude.json` keys
 /// (with the project's MCP overlay when trusted). With `apply_claude_json`
 /// false (another session holds the dir), `.claude.json` is left alone.
+///
+/// `settings.json` and `.claude.json` are independent files, prepared at the
+/// same time on two threads: the fsyncs of one overlap the reading of the
+/// other (a first launch writes four files durably and reads the account's
+/// `.claude.json`, which can be large). An error in one does not undo the
+/// other; the settings error is reported first.
 pub fn prepare(
     rt: &Runtime,
     account: &Account,
@@ -170,19 +182,34 @@ pub fn prepare(
     if !rt.is_account_dir() {
         link_assets(rt, account, &mut prepared.notes)?;
         reconcile_credentials(rt, &mut prepared.notes)?;
-        seed_settings(rt)?;
     }
-    let settings = ManagedFile::settings(&rt.dir);
-    prepared.settings = Some(settings.apply(&account.settings)?);
-
-    if apply_claude_json {
-        prepared.claude_json = Some(apply_claude_json_file(
-            rt,
-            account,
-            home,
-            &mut prepared.notes,
-        )?);
+    // Captures only shared references, so it can be called again below.
+    let settings = || {
+        if !rt.is_account_dir() {
+            seed_settings(rt)?;
+        }
+        ManagedFile::settings(&rt.dir).apply(&account.settings)
+    };
+    if !apply_claude_json {
+        prepared.settings = Some(settings()?);
+        return Ok(prepared);
     }
+    let mut notes = Vec::new();
+    let (settings, claude_json) = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new().spawn_scoped(scope, settings);
+        let claude_json = apply_claude_json_file(rt, account, home, &mut notes);
+        let settings = match helper {
+            Ok(helper) => helper
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No second thread (resource limits): this one does both.
+            Err(_) => settings(),
+        };
+        (settings, claude_json)
+    });
+    prepared.settings = Some(settings?);
+    prepared.claude_json = Some(claude_json?);
+    prepared.notes.extend(notes);
     Ok(prepared)
 }
 
@@ -343,8 +370,8 @@ impl AccountState {
                     wanted.insert(key.clone(), v);
                 }
             }
-            if let Some(entry) =
-                project_entry(&doc, project_key.map(|p| p.to_string_lossy()).as_deref())?
+            if let Some(project) = project_key
+                && let Some(entry) = doc.member("projects", &project.to_string_lossy())?
             {
                 wanted.insert(PROJECT_SEED.into(), entry);
             }
@@ -425,18 +452,8 @@ impl Overlay {
 /// The `projects[<project>]` entry of `doc`, parsing only that entry: the
 /// other projects' history (most of a large `.claude.json`) stays raw bytes.
 fn project_entry(doc: &jsonfile::Document<'_>, project: Option<&str>) -> Result<Option<Value>> {
-    let (Some(project), Some(raw)) = (project, doc.get("projects")) else {
-        return Ok(None);
-    };
-    let projects: std::collections::HashMap<String, &serde_json::value::RawValue> =
-        match serde_json::from_str(raw.get()) {
-            Ok(p) => p,
-            Err(_) => return Ok(None), // not an object: no entry
-        };
-    match projects.get(project) {
-        Some(entry) => Ok(Some(
-            serde_json::from_str(entry.get()).context("parsing a project entry")?,
-        )),
+    match project {
+        Some(p) => doc.member("projects", p),
         None => Ok(None),
     }
 }
