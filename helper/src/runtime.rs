@@ -575,11 +575,12 @@ fn apply_claude_json_file(
     })?;
     notes.extend(overlay_note);
     if let (true, Some(identity)) = (tried, &account_identity) {
-        jsonfile::write_atomic(
-            &memo,
-            identity.as_bytes(),
-            &jsonfile::Options::settings_json(),
-        )?;
+        // A cache: losing it in a crash costs one more read of the account.
+        let cache = jsonfile::Options {
+            durable: false,
+            ..jsonfile::Options::settings_json()
+        };
+        jsonfile::write_atomic(&memo, identity.as_bytes(), &cache)?;
     }
     Ok(result)
 }
