@@ -55,7 +55,7 @@ pub fn launch(
     let account_dir = account.config_dir(&home);
     crate::managed::create_private_dir(&account_dir)?;
     let rt = runtime::choose(account_name, &account_dir, isolation, &ctx, &state_home);
-    runtime::create(&rt, account_name)?;
+    let fresh = runtime::create(&rt, account_name)?;
     if !rt.is_account_dir() {
         registry::register(&state_home, account_name, &rt.dir)?;
     }
@@ -76,7 +76,7 @@ pub fn launch(
         Acquire::Held(_) => None,
     };
 
-    let prepared = runtime::prepare(&rt, account, &home, session_lock.is_some())?;
+    let prepared = runtime::prepare(&rt, account, &home, session_lock.is_some(), fresh)?;
     for note in &prepared.notes {
         eprintln!("claude-accounts: {note}");
     }
@@ -100,6 +100,14 @@ pub fn launch(
         )
     })?;
     forward_to(child.id() as i32);
+    // A throwaway session dir is removed at the end: it needs no fsync.
+    if fresh
+        && !rt.is_account_dir()
+        && !rt.ephemeral
+        && let Err(e) = runtime::make_durable(&rt)
+    {
+        eprintln!("claude-accounts: warning: {e:#}");
+    }
     if let Some(l) = session_lock.as_mut()
         && let Err(e) = l.set_claude_pid(child.id())
     {

@@ -152,6 +152,7 @@ impl ManagedFile {
             &bytes,
             &jsonfile::Options {
                 symlinks: Symlinks::Refuse,
+                durable: self.opts.durable,
                 ..jsonfile::Options::settings_json()
             },
         )

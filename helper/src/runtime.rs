@@ -136,11 +136,14 @@ pub fn read_info(dir: &Path) -> Option<RuntimeInfo> {
     serde_json::from_str(&std::fs::read_to_string(info_path(dir)).ok()?).ok()
 }
 
-/// Creates the runtime dir (0700) and its state dir, and records its metadata.
-pub fn create(rt: &Runtime, name: &str) -> Result<()> {
-    managed::create_private_dir(&rt.dir.join(STATE_DIR))?;
+/// Creates the runtime dir (0700) and its state dir, and records its
+/// metadata; true when the runtime dir is new (its state dir did not exist).
+pub fn create(rt: &Runtime, name: &str) -> Result<bool> {
+    let state = rt.dir.join(STATE_DIR);
+    let fresh = std::fs::symlink_metadata(&state).is_err();
+    managed::create_private_dir(&state)?;
     if rt.is_account_dir() {
-        return Ok(());
+        return Ok(fresh);
     }
     let info = RuntimeInfo {
         account: name.to_string(),
@@ -158,6 +161,54 @@ pub fn create(rt: &Runtime, name: &str) -> Result<()> {
             ..jsonfile::Options::settings_json()
         };
         jsonfile::write_atomic(&path, &bytes, &opts)?;
+    }
+    Ok(fresh)
+}
+
+/// The managed files of a runtime dir. In a fresh runtime dir they are
+/// written without fsync, so that the first launch does not wait for the
+/// disk before Claude starts; [`make_durable`] syncs them right after.
+fn managed_files(rt: &Runtime, fresh: bool) -> (ManagedFile, ManagedFile) {
+    let durable = !fresh || rt.is_account_dir();
+    let with = |mut f: ManagedFile| {
+        f.opts.durable = durable;
+        f
+    };
+    (
+        with(ManagedFile::settings(&rt.dir)),
+        with(ManagedFile::claude_json(&rt.dir)),
+    )
+}
+
+/// Makes a fresh runtime dir's seeded files durable (fsync of each file that
+/// exists and of the directories holding them). Run by the launcher once
+/// Claude is starting; until then a crash can lose only copies of what the
+/// account dir holds.
+pub fn make_durable(rt: &Runtime) -> Result<()> {
+    let (settings, claude_json) = managed_files(rt, false);
+    let mut dirs = Vec::new();
+    for file in [
+        &settings.path,
+        &claude_json.path,
+        &settings.record,
+        &claude_json.record,
+    ] {
+        match std::fs::File::open(file) {
+            Ok(f) => f
+                .sync_all()
+                .with_context(|| format!("syncing {}", file.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("opening {}", file.display())),
+        }
+        let dir = file.parent().expect("a file in a dir").to_path_buf();
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    for dir in dirs {
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing directory {}", dir.display()))?;
     }
     Ok(())
 }
@@ -177,7 +228,9 @@ pub fn prepare(
     account: &Account,
     home: &Path,
     apply_claude_json: bool,
+    fresh: bool,
 ) -> Result<Prepared> {
+    let (settings_file, claude_json_file) = managed_files(rt, fresh);
     let mut prepared = Prepared::default();
     if !rt.is_account_dir() {
         link_assets(rt, account, &mut prepared.notes)?;
@@ -186,9 +239,9 @@ pub fn prepare(
     // Captures only shared references, so it can be called again below.
     let settings = || {
         if !rt.is_account_dir() {
-            seed_settings(rt)?;
+            seed_settings(rt, &settings_file)?;
         }
-        ManagedFile::settings(&rt.dir).apply(&account.settings)
+        settings_file.apply(&account.settings)
     };
     if !apply_claude_json {
         prepared.settings = Some(settings()?);
@@ -197,7 +250,7 @@ pub fn prepare(
     let mut notes = Vec::new();
     let (settings, claude_json) = std::thread::scope(|scope| {
         let helper = std::thread::Builder::new().spawn_scoped(scope, settings);
-        let claude_json = apply_claude_json_file(rt, account, home, &mut notes);
+        let claude_json = apply_claude_json_file(rt, &claude_json_file, account, home, &mut notes);
         let settings = match helper {
             Ok(helper) => helper
                 .join()
@@ -330,8 +383,7 @@ pub fn reconcile_credentials(rt: &Runtime, notes: &mut Vec<String>) -> Result<()
 /// A new runtime's `settings.json` starts as a copy of the account's (user
 /// keys included), and inherits the account's record so Nix's keys there are
 /// known as Nix's.
-fn seed_settings(rt: &Runtime) -> Result<()> {
-    let runtime = ManagedFile::settings(&rt.dir);
+fn seed_settings(rt: &Runtime, runtime: &ManagedFile) -> Result<()> {
     if std::fs::symlink_metadata(&runtime.path).is_ok() {
         return Ok(());
     }
@@ -344,7 +396,11 @@ fn seed_settings(rt: &Runtime) -> Result<()> {
     if let Some(record) = account.last_applied()? {
         managed::create_private_dir(runtime.record.parent().expect("record dir"))?;
         let bytes = serde_json::to_vec_pretty(&record).expect("serialisable");
-        jsonfile::write_atomic(&runtime.record, &bytes, &runtime.opts)?;
+        let record_opts = jsonfile::Options {
+            durable: runtime.opts.durable,
+            ..jsonfile::Options::settings_json()
+        };
+        jsonfile::write_atomic(&runtime.record, &bytes, &record_opts)?;
     }
     Ok(())
 }
@@ -499,11 +555,11 @@ pub fn plan(rt: &Runtime, account: &Account, home: &Path) -> Result<(Report, Rep
 /// atomic update.
 fn apply_claude_json_file(
     rt: &Runtime,
+    file: &ManagedFile,
     account: &Account,
     home: &Path,
     notes: &mut Vec<String>,
 ) -> Result<(Report, Outcome)> {
-    let file = ManagedFile::claude_json(&rt.dir);
     let project = rt.project_key.clone();
     let project_name = project.as_ref().map(|p| p.to_string_lossy().into_owned());
     let overlay = Overlay::load(rt, account, home);
