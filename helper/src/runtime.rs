@@ -235,6 +235,11 @@ pub fn prepare(
     if !rt.is_account_dir() {
         link_assets(rt, account, &mut prepared.notes)?;
         reconcile_credentials(rt, &mut prepared.notes)?;
+        for file in [&settings_file, &claude_json_file] {
+            if reseed_if_empty(file, &mut prepared.notes)? {
+                let _ = std::fs::remove_file(seeded_from_path(&rt.dir));
+            }
+        }
     }
     // Captures only shared references, so it can be called again below.
     let settings = || {
@@ -264,6 +269,26 @@ pub fn prepare(
     prepared.claude_json = Some(claude_json?);
     prepared.notes.extend(notes);
     Ok(prepared)
+}
+
+/// A runtime dir's `settings.json` or `.claude.json` of zero bytes can only
+/// be left by a crash before its first sync (Claude Code never writes an
+/// empty file): it holds nothing, so it is removed with its record and seeded
+/// again, instead of being refused as the account dir's files would be.
+fn reseed_if_empty(file: &ManagedFile, notes: &mut Vec<String>) -> Result<bool> {
+    match std::fs::symlink_metadata(&file.path) {
+        Ok(m) if m.is_file() && m.len() == 0 => {
+            std::fs::remove_file(&file.path)
+                .with_context(|| format!("removing empty {}", file.path.display()))?;
+            let _ = std::fs::remove_file(&file.record);
+            notes.push(format!(
+                "{} was empty (left by a crash); seeded it again",
+                file.path.display()
+            ));
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Links the account's Nix-owned assets into the runtime dir (whole entries:

@@ -673,3 +673,35 @@ fn relaunching_writes_nothing_when_nothing_changed() {
     run_report(&mut env, "max", &repo, &[], "");
     assert_eq!(state(&rt), before);
 }
+
+#[test]
+fn an_empty_runtime_file_left_by_a_crash_is_seeded_again() {
+    let mut env = TestEnv::new();
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    run_report(&mut env, "max", &plain, &[], "login");
+    let repo = env.repo("repo");
+    let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
+    std::fs::write(rt.join(".claude.json"), "").unwrap();
+    std::fs::write(rt.join("settings.json"), "").unwrap();
+    let report_path = env.root.join("again.json");
+    let out = env.launch(
+        "max",
+        &repo,
+        Vec::<&str>::new(),
+        &[("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap())],
+    );
+    assert_success(&out);
+    assert!(stderr(&out).contains("was empty"), "{}", stderr(&out));
+    let state = read_json(&rt.join(".claude.json"));
+    assert!(
+        state.get("oauthAccount").is_some(),
+        "identity seeded again: {state}"
+    );
+    assert_eq!(read_json(&rt.join("settings.json"))["model"], "opus");
+    // The account dir's own files are never treated this way.
+    std::fs::write(env.account_dir("max").join("settings.json"), "").unwrap();
+    let out = env.launch("max", &plain, Vec::<&str>::new(), &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+}
