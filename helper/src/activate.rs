@@ -105,6 +105,7 @@ fn activate_account(
     let settings = ManagedFile::settings(&dir);
     let migrated = store_link_content(&settings.path, &m.store_dir)?;
     let mut record = None;
+    let mut plan_from = None;
     if let Some(link) = migrated {
         writeln!(
             out,
@@ -123,18 +124,15 @@ fn activate_account(
         // Everything in a store link was Nix's: what the account no longer
         // declares is pruned instead of lingering as if the user wrote it.
         record = Some(link.content);
+        plan_from = Some(link.target);
     }
-    let settings = if record.is_some() && opts.dry_run {
-        // Nothing was migrated yet: plan through the link.
-        ManagedFile {
-            opts: jsonfile::Options {
-                symlinks: Symlinks::Follow,
-                ..settings.opts
-            },
+    let settings = match plan_from {
+        // Nothing was migrated yet: plan from the link's final target.
+        Some(target) if opts.dry_run => ManagedFile {
+            path: target,
             ..settings
-        }
-    } else {
-        settings
+        },
+        _ => settings,
     };
     apply_file(name, &settings, &account.settings, record, opts, out)?;
 
@@ -164,22 +162,23 @@ struct StoreLink {
     content: Map<String, Value>,
 }
 
-/// Reads `path` when it is a symlink into the store.
+/// Reads `path` when it is a symlink into the store, however many hops
+/// (Home Manager links `settings.json` to its generation's `home-files`,
+/// which links on into the store).
 fn store_link_content(path: &Path, store: &Path) -> Result<Option<StoreLink>> {
-    let Ok(target) = std::fs::read_link(path) else {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {}
+        _ => return Ok(None),
+    }
+    // A dangling link is not a store link; the normal read reports it.
+    let Ok(resolved) = std::fs::canonicalize(path) else {
         return Ok(None);
     };
-    let resolved = path.parent().unwrap_or(Path::new("/")).join(&target);
-    if !resolved.starts_with(store) {
+    let store = std::fs::canonicalize(store).unwrap_or_else(|_| store.to_path_buf());
+    if !resolved.starts_with(&store) {
         return Ok(None);
     }
-    let snapshot = jsonfile::read(
-        path,
-        &jsonfile::Options {
-            symlinks: Symlinks::Follow,
-            ..jsonfile::Options::settings_json()
-        },
-    )?;
+    let snapshot = jsonfile::read(&resolved, &jsonfile::Options::settings_json())?;
     let content = match serde_json::from_str(&snapshot.text)
         .with_context(|| format!("parsing {}", resolved.display()))?
     {

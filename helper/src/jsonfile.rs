@@ -883,6 +883,21 @@ fn locate(path: &Path, opts: &Options) -> Result<Located> {
              restore its target, then run again (nothing was changed)"
         );
     };
+    if dest_meta.file_type().is_symlink() && opts.symlinks == Symlinks::Replace {
+        // The link itself is replaced, so its chain is only read: follow it to
+        // the end (Home Manager links through its generation's home-files).
+        let end = fs::canonicalize(path)
+            .with_context(|| format!("resolving the links of {}", path.display()))?;
+        let end_meta =
+            fs::metadata(&end).with_context(|| format!("inspecting {}", end.display()))?;
+        check_regular(&format!("{p} (a link to {})", end.display()), &end_meta)?;
+        return Ok(Located {
+            target: path.to_path_buf(),
+            file: end,
+            link: Some(Identity::of(&meta)),
+            meta: Some(end_meta),
+        });
+    }
     if dest_meta.file_type().is_symlink() {
         bail!(
             "{p} links to {}, which is itself a symlink; only one hop is followed (as Claude Code \

@@ -170,13 +170,31 @@ fn a_settings_link_into_the_store_becomes_a_real_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let store_file = env.store().join("abc-claude-settings.json");
     // What Home Manager's own module linked: some keys the account still
-    // declares, one it no longer does.
+    // declares, one it no longer does; linked as Home Manager does, through
+    // its generation's home-files (two hops).
     std::fs::write(
         &store_file,
         r#"{"model":"opus","includeCoAuthoredBy":false}"#,
     )
     .unwrap();
-    std::os::unix::fs::symlink(&store_file, dir.join("settings.json")).unwrap();
+    let home_files = env.store().join("def-home-manager-files");
+    std::fs::create_dir_all(&home_files).unwrap();
+    std::os::unix::fs::symlink(&store_file, home_files.join("settings.json")).unwrap();
+    std::os::unix::fs::symlink(home_files.join("settings.json"), dir.join("settings.json"))
+        .unwrap();
+    let out = env.activate(&["--dry-run"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("would turn") && text.contains("/includeCoAuthoredBy"),
+        "{text}"
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.join("settings.json"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let out = env.activate(&[]);
     assert_success(&out);
     assert!(
