@@ -9,8 +9,9 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
+pub use crate::common::{FAKE_CLAUDE, read_json};
+
 pub const HELPER: &str = env!("CARGO_BIN_EXE_claude-accounts");
-pub const FAKE_CLAUDE: &str = env!("CARGO_BIN_EXE_fake-claude");
 
 /// A scratch world: `root/home` is HOME, manifests are written under `root`.
 pub struct TestEnv {
@@ -211,14 +212,6 @@ impl TestEnv {
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
-}
-
-/// Parses a JSON file, panicking with the path on failure.
-pub fn read_json(path: &Path) -> Value {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("parsing {}: {e}\n{text}", path.display()))
 }
 
 /// Asserts a command succeeded, showing its output otherwise.
