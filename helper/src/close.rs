@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 
 use crate::context;
 use crate::lock;
-use crate::manifest::Manifest;
+use crate::manifest::{Isolation, Manifest};
 use crate::registry;
 use crate::runtime;
 
@@ -51,6 +51,8 @@ pub fn close(
     let dirs = registry::known_dirs(&registry::state_home(home), account, &account_dir)?;
     let wanted: Option<PathBuf> = match target {
         Target::All => None,
+        // Every session of such an account runs in the account dir.
+        Target::Worktree(_) if acct.isolation == Isolation::Account => Some(account_dir.clone()),
         Target::Worktree(path) => {
             let ctx = context::detect(path, &|k| std::env::var_os(k));
             Some(ctx.worktree.unwrap_or_else(|| account_dir.clone()))

@@ -705,3 +705,22 @@ fn an_empty_runtime_file_left_by_a_crash_is_seeded_again() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
 }
+
+#[test]
+fn close_finds_an_account_isolated_session_from_any_worktree() {
+    let mut env = TestEnv::new();
+    env.manifest["accounts"]["max"]["isolation"] = "account".into();
+    let repo = env.repo("repo");
+    let (session, report) = start_session(&mut env, "max", &repo, &[]);
+    assert_eq!(config_dir(&report), env.account_dir("max"));
+    let manifest = env.write_manifest();
+    let out = env
+        .helper(&repo)
+        .args(["close", "max", "--manifest"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let mut session = session;
+    assert_eq!(session.wait().unwrap().code(), Some(128 + libc::SIGTERM));
+}
