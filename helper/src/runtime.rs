@@ -236,9 +236,7 @@ pub fn prepare(
         link_assets(rt, account, &mut prepared.notes)?;
         reconcile_credentials(rt, &mut prepared.notes)?;
         for file in [&settings_file, &claude_json_file] {
-            if reseed_if_empty(file, &mut prepared.notes)? {
-                let _ = std::fs::remove_file(seeded_from_path(&rt.dir));
-            }
+            reseed_if_empty(file, &mut prepared.notes)?;
         }
     }
     // Captures only shared references, so it can be called again below.
@@ -275,7 +273,7 @@ pub fn prepare(
 /// be left by a crash before its first sync (Claude Code never writes an
 /// empty file): it holds nothing, so it is removed with its record and seeded
 /// again, instead of being refused as the account dir's files would be.
-fn reseed_if_empty(file: &ManagedFile, notes: &mut Vec<String>) -> Result<bool> {
+fn reseed_if_empty(file: &ManagedFile, notes: &mut Vec<String>) -> Result<()> {
     match std::fs::symlink_metadata(&file.path) {
         Ok(m) if m.is_file() && m.len() == 0 => {
             std::fs::remove_file(&file.path)
@@ -285,9 +283,9 @@ fn reseed_if_empty(file: &ManagedFile, notes: &mut Vec<String>) -> Result<bool> 
                 "{} was empty (left by a crash); seeded it again",
                 file.path.display()
             ));
-            Ok(true)
+            Ok(())
         }
-        _ => Ok(false),
+        _ => Ok(()),
     }
 }
 
@@ -433,33 +431,120 @@ fn seed_settings(rt: &Runtime, runtime: &ManagedFile) -> Result<()> {
 /// Where [`AccountState`] keeps the project's entry (not a JSON key Claude uses).
 const PROJECT_SEED: &str = "\0project";
 
-/// The account's `.claude.json`, read at most once per launch and only when a
-/// seed is missing from the runtime.
+/// The account's seeds (its identity keys and one project's seed entry), read
+/// at most once per launch and only when a seed is missing from the runtime.
+///
+/// They come from `<account>/.claude-accounts/seeds-cache.json` when that
+/// cache was taken from the account's `.claude.json` as it is now (same
+/// inode, size and mtime) for the same keys and holds this project: a new
+/// worktree of a project seen before then starts without reading a possibly
+/// large account file. Otherwise the account file is read and the cache
+/// updated (best effort: a cache that cannot be written is only a cache).
 struct AccountState {
     path: PathBuf,
+    cache: PathBuf,
     loaded: Option<Map<String, Value>>,
 }
 
+/// The seeds cache: what [`AccountState`] took from one version of the
+/// account's `.claude.json`.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SeedsCache {
+    identity: String,
+    seed_keys: Vec<String>,
+    project_seed_keys: Vec<String>,
+    keys: Map<String, Value>,
+    /// Project key → its seed entry (`null`: the account has no entry).
+    projects: Map<String, Value>,
+}
+
 impl AccountState {
-    fn get(&mut self, keys: &[String], project_key: Option<&Path>) -> Result<&Map<String, Value>> {
+    fn new(account_dir: &Path) -> AccountState {
+        AccountState {
+            path: account_dir.join(".claude.json"),
+            cache: account_dir.join(STATE_DIR).join("seeds-cache.json"),
+            loaded: None,
+        }
+    }
+
+    fn get(&mut self, account: &Account, project: Option<&str>) -> Result<&Map<String, Value>> {
         if self.loaded.is_none() {
-            let snapshot = jsonfile::read(&self.path, &jsonfile::Options::claude_json())?;
-            let doc = snapshot.document()?;
-            let mut wanted = Map::new();
-            for key in keys {
-                if let Some(v) = doc.value(key)? {
-                    wanted.insert(key.clone(), v);
-                }
-            }
-            if let Some(project) = project_key
-                && let Some(entry) = doc.member("projects", &project.to_string_lossy())?
-            {
-                wanted.insert(PROJECT_SEED.into(), entry);
-            }
-            self.loaded = Some(wanted);
+            self.loaded = Some(self.load(account, project)?);
         }
         Ok(self.loaded.as_ref().expect("loaded above"))
     }
+
+    fn load(&self, account: &Account, project: Option<&str>) -> Result<Map<String, Value>> {
+        let identity = file_identity(&self.path);
+        let cached: Option<SeedsCache> = std::fs::read_to_string(&self.cache)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .filter(|c: &SeedsCache| {
+                Some(&c.identity) == identity.as_ref()
+                    && c.seed_keys == account.seed_keys
+                    && c.project_seed_keys == account.project_seed_keys
+            });
+        let hit = cached
+            .as_ref()
+            .is_some_and(|c| project.is_none_or(|p| c.projects.contains_key(p)));
+        let mut cache = match cached {
+            Some(c) if hit => return Ok(seeds_of(&c, project)),
+            Some(c) => c,
+            None => SeedsCache::default(),
+        };
+        let snapshot = jsonfile::read(&self.path, &jsonfile::Options::claude_json())?;
+        let doc = snapshot.document()?;
+        let mut keys = Map::new();
+        for key in &account.seed_keys {
+            if let Some(v) = doc.value(key)? {
+                keys.insert(key.clone(), v);
+            }
+        }
+        cache.keys = keys;
+        if let Some(p) = project {
+            let entry = match doc.member("projects", p)? {
+                Some(Value::Object(entry)) => Value::Object(
+                    entry
+                        .into_iter()
+                        .filter(|(k, _)| account.project_seed_keys.contains(k))
+                        .collect(),
+                ),
+                _ => Value::Null,
+            };
+            cache.projects.insert(p.to_string(), entry);
+        }
+        let seeds = seeds_of(&cache, project);
+        // The identity was taken before the read: if the file changed in
+        // between, the cache never matches it (a miss, never a stale hit).
+        if let (Some(identity), true) = (identity, snapshot.exists) {
+            cache.identity = identity;
+            cache.seed_keys = account.seed_keys.clone();
+            cache.project_seed_keys = account.project_seed_keys.clone();
+            let private_cache = jsonfile::Options {
+                durable: false,
+                private: true,
+                ..jsonfile::Options::settings_json()
+            };
+            let written = managed::create_private_dir(self.cache.parent().expect("state dir"))
+                .and_then(|()| {
+                    let bytes = serde_json::to_vec(&cache).expect("serialisable");
+                    jsonfile::write_atomic(&self.cache, &bytes, &private_cache)
+                });
+            drop(written);
+        }
+        Ok(seeds)
+    }
+}
+
+/// The seeds of `project` from a cache: the identity keys, and the project's
+/// entry under [`PROJECT_SEED`] when the account has one.
+fn seeds_of(cache: &SeedsCache, project: Option<&str>) -> Map<String, Value> {
+    let mut seeds = cache.keys.clone();
+    if let Some(entry @ Value::Object(_)) = project.and_then(|p| cache.projects.get(p)) {
+        seeds.insert(PROJECT_SEED.into(), entry.clone());
+    }
+    seeds
 }
 
 /// A worktree's MCP overlay as read at launch, and whether the account's
@@ -539,10 +624,7 @@ fn project_entry(doc: &jsonfile::Document<'_>, project: Option<&str>) -> Result<
     }
 }
 
-/// Identity (inode, size, mtime) of the account's `.claude.json`, recorded
-/// when a runtime was last seeded from it: seeds that the account itself
-/// lacks are not looked for again until the account file changes, so a
-/// launch does not re-read a large account file for nothing.
+/// Identity (inode, size, mtime) of a file, for the seeds cache.
 fn file_identity(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
@@ -553,10 +635,6 @@ fn file_identity(path: &Path) -> Option<String> {
         m.mtime(),
         m.mtime_nsec()
     ))
-}
-
-fn seeded_from_path(dir: &Path) -> PathBuf {
-    dir.join(STATE_DIR).join("seeded-from")
 }
 
 /// What launching in `rt` would change in its `settings.json` and
@@ -589,16 +667,8 @@ fn apply_claude_json_file(
     let project_name = project.as_ref().map(|p| p.to_string_lossy().into_owned());
     let overlay = Overlay::load(rt, account, home);
     notes.extend(overlay.problem.clone());
-    let mut account_state = AccountState {
-        path: rt.account_dir.join(".claude.json"),
-        loaded: None,
-    };
+    let mut account_state = AccountState::new(&rt.account_dir);
     let seeding = !rt.is_account_dir();
-    let account_identity = file_identity(&account_state.path);
-    let memo = seeded_from_path(&rt.dir);
-    let already_tried =
-        account_identity.is_some() && std::fs::read_to_string(&memo).ok() == account_identity;
-    let mut tried = false;
     let mut overlay_note = None;
     let result = file.apply_with(None, |doc| {
         let mut extra = Edits::new();
@@ -615,9 +685,8 @@ fn apply_claude_json_file(
                     .project_seed_keys
                     .iter()
                     .any(|k| runtime_project.as_ref().and_then(|e| e.get(k)).is_none());
-            if (!missing.is_empty() || project_missing) && !already_tried {
-                tried = true;
-                let seeds = account_state.get(&account.seed_keys, project.as_deref())?;
+            if !missing.is_empty() || project_missing {
+                let seeds = account_state.get(account, project_name.as_deref())?;
                 for key in &missing {
                     if let Some(v) = seeds.get(key) {
                         extra.insert(key.clone(), Some(v.clone()));
@@ -655,14 +724,6 @@ fn apply_claude_json_file(
         Ok(managed::Prepare { desired, extra })
     })?;
     notes.extend(overlay_note);
-    if let (true, Some(identity)) = (tried, &account_identity) {
-        // A cache: losing it in a crash costs one more read of the account.
-        let cache = jsonfile::Options {
-            durable: false,
-            ..jsonfile::Options::settings_json()
-        };
-        jsonfile::write_atomic(&memo, identity.as_bytes(), &cache)?;
-    }
     Ok(result)
 }
 

@@ -177,7 +177,16 @@ fn launch_rows(l: &Launch, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
         l.runtime_bytes / 1024
     );
     let cases = [
-        ("first in a worktree", &l.first_to_exec, &l.first),
+        (
+            "first in a worktree of a new project (no seeds cache)",
+            &l.cold_to_exec,
+            &l.cold,
+        ),
+        (
+            "first in another worktree of a project seen before",
+            &l.first_to_exec,
+            &l.first,
+        ),
         (used.as_str(), &l.again_to_exec, &l.again),
         (
             "re-launch, runtime .claude.json 1 MB (stricter)",

@@ -274,6 +274,8 @@ pub struct Launch {
     /// Spawn of `claude-accounts launch` to the stamp of its `claude` (ms).
     pub first_to_exec: Vec<f64>,
     pub first: Vec<Run>,
+    pub cold_to_exec: Vec<f64>,
+    pub cold: Vec<Run>,
     pub again_to_exec: Vec<f64>,
     pub again: Vec<Run>,
     pub again_big_to_exec: Vec<f64>,
@@ -352,7 +354,16 @@ impl LaunchSandbox {
 
     /// Removes the first worktree's runtime dir and its registry entry, so
     /// the next launch there is a first launch.
-    pub fn forget_first(&self) {
+    /// Forgets the first worktree's runtime dir; with `seeds` also the
+    /// account's seeds cache, as for the first worktree of a project never
+    /// launched before (or after the account's `.claude.json` changed).
+    pub fn forget_first(&self, seeds: bool) {
+        if seeds {
+            let cache = self
+                .home
+                .join(".claude-bench/.claude-accounts/seeds-cache.json");
+            let _ = fs::remove_file(cache);
+        }
         let _ = fs::remove_dir_all(&self.rt_first);
         let registry = self
             .home
@@ -465,6 +476,8 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
         direct: Vec::new(),
         first_to_exec: Vec::new(),
         first: Vec::new(),
+        cold_to_exec: Vec::new(),
+        cold: Vec::new(),
         again_to_exec: Vec::new(),
         again: Vec::new(),
         again_big_to_exec: Vec::new(),
@@ -477,7 +490,9 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
         cmd.arg(STAMP).current_dir(&sb.wt_first);
         let direct = runner.run(&mut cmd);
         let direct_to_exec = stamp(&runner, &direct);
-        sb.forget_first();
+        sb.forget_first(true);
+        let (cold_to_exec, cold) = launch_in(&sb.wt_first);
+        sb.forget_first(false);
         let (first_to_exec, first) = launch_in(&sb.wt_first);
         assert!(
             sb.rt_first.join(".claude.json").is_file(),
@@ -491,6 +506,8 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
             result.direct.push(direct);
             result.first_to_exec.push(first_to_exec);
             result.first.push(first);
+            result.cold_to_exec.push(cold_to_exec);
+            result.cold.push(cold);
             result.again_to_exec.push(again_to_exec);
             result.again.push(again);
             result.again_big_to_exec.push(again_big_to_exec);

@@ -724,3 +724,63 @@ fn close_finds_an_account_isolated_session_from_any_worktree() {
     let mut session = session;
     assert_eq!(session.wait().unwrap().code(), Some(128 + libc::SIGTERM));
 }
+
+/// New worktrees of a project seen before take their seeds from the account's
+/// seeds cache while the account's `.claude.json` is unchanged, and from the
+/// file again once it changes.
+#[test]
+fn seeds_come_from_the_cache_until_the_account_file_changes() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = TestEnv::new();
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    run_report(&mut env, "max", &plain, &[], "login:first@example.com");
+    let account_file = env.account_dir("max").join(".claude.json");
+    let repo = env.repo("repo");
+    let wt1 = env.worktree(&repo, "one");
+    let rt1 = config_dir(&run_report(&mut env, "max", &wt1, &[], ""));
+    let seeded = read_json(&rt1.join(".claude.json"))["oauthAccount"].clone();
+    assert!(seeded.to_string().contains("first@example.com"), "{seeded}");
+    assert!(
+        env.account_dir("max")
+            .join(".claude-accounts/seeds-cache.json")
+            .exists()
+    );
+
+    // Same inode, size and mtime, other content: the cache answers.
+    let meta = std::fs::metadata(&account_file).unwrap();
+    let text = std::fs::read_to_string(&account_file).unwrap();
+    let swapped = text.replace("first@example.com", "other@example.com");
+    assert_eq!(swapped.len(), text.len());
+    std::fs::write(&account_file, &swapped).unwrap();
+    let times = [
+        libc::timespec {
+            tv_sec: meta.atime(),
+            tv_nsec: meta.atime_nsec(),
+        },
+        libc::timespec {
+            tv_sec: meta.mtime(),
+            tv_nsec: meta.mtime_nsec(),
+        },
+    ];
+    let c = std::ffi::CString::new(account_file.to_str().unwrap()).unwrap();
+    assert_eq!(
+        unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) },
+        0
+    );
+    let wt2 = env.worktree(&repo, "two");
+    let rt2 = config_dir(&run_report(&mut env, "max", &wt2, &[], ""));
+    assert_eq!(
+        read_json(&rt2.join(".claude.json"))["oauthAccount"],
+        seeded,
+        "seeded from the cache"
+    );
+
+    // A real change (new mtime) is read from the file.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&account_file, &swapped).unwrap();
+    let wt3 = env.worktree(&repo, "three");
+    let rt3 = config_dir(&run_report(&mut env, "max", &wt3, &[], ""));
+    let fresh = read_json(&rt3.join(".claude.json"))["oauthAccount"].clone();
+    assert!(fresh.to_string().contains("other@example.com"), "{fresh}");
+}
