@@ -175,6 +175,7 @@ fn die_by(sig: Signal, log: Option<&Path>) -> u8 {
 
 /// Waits up to `timeout` (forever when `None`) for one of the handled
 /// signals; returns it, or `None` when the time is up.
+#[cfg(target_os = "linux")]
 fn wait_for_signal(timeout: Option<Duration>) -> Option<Signal> {
     let set = handled_signals();
     let ts = timeout.map(|t| libc::timespec {
@@ -194,6 +195,36 @@ fn wait_for_signal(timeout: Option<Duration>) -> Option<Signal> {
             Some(libc::EINTR) => continue,
             _ => return None, // EAGAIN: time is up.
         }
+    }
+}
+
+/// Waits up to `timeout` (forever when `None`) for one of the handled
+/// signals; returns it, or `None` when the time is up. (No `sigtimedwait`
+/// here: poll the pending set, then take the signal with `sigwait`.)
+#[cfg(not(target_os = "linux"))]
+fn wait_for_signal(timeout: Option<Duration>) -> Option<Signal> {
+    let set = handled_signals();
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        // SAFETY: a zeroed sigset_t is a valid out-parameter for sigpending.
+        let mut pending: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `pending` is a valid, writable sigset_t.
+        unsafe { libc::sigpending(&mut pending) };
+        for sig in set.iter() {
+            // SAFETY: `pending` was filled in by sigpending.
+            if unsafe { libc::sigismember(&pending, sig as libc::c_int) } == 1 {
+                let mut one = SigSet::empty();
+                one.add(sig);
+                let mut got: libc::c_int = 0;
+                // SAFETY: `one` and `got` outlive the call; the signal is pending.
+                unsafe { libc::sigwait(one.as_ref(), &mut got) };
+                return Signal::try_from(got).ok();
+            }
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
