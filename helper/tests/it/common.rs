@@ -1,15 +1,15 @@
-//! Helpers shared by the integration test modules.
+//! Small helpers shared by the integration test modules (the environment
+//! itself is `harness::TestEnv`).
 
 #![allow(dead_code)] // each module uses its own subset
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
 /// The fake `claude` built from `src/bin/fake-claude.rs`.
 pub const FAKE_CLAUDE: &str = env!("CARGO_BIN_EXE_fake-claude");
@@ -18,86 +18,6 @@ pub const FAKE_CLAUDE: &str = env!("CARGO_BIN_EXE_fake-claude");
 /// machines running the tests are shared and slow; it is a deadline for a
 /// broken test, not a speed requirement.
 pub const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A private directory tree for one test: `home/`, `config/` (an account's
-/// `CLAUDE_CONFIG_DIR`) and `work/` (a cwd), all created, paths canonical.
-pub struct Sandbox {
-    _dir: TempDir,
-    pub root: PathBuf,
-    pub home: PathBuf,
-    pub config: PathBuf,
-    pub work: PathBuf,
-}
-
-impl Sandbox {
-    pub fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("creating a temporary directory");
-        let root = dir
-            .path()
-            .canonicalize()
-            .expect("canonicalizing the tempdir");
-        let sub = |name: &str| {
-            let p = root.join(name);
-            fs::create_dir(&p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
-            p
-        };
-        Sandbox {
-            home: sub("home"),
-            config: sub("config"),
-            work: sub("work"),
-            root,
-            _dir: dir,
-        }
-    }
-
-    /// `fake-claude` with a clean environment: only `PATH`,
-    /// `HOME=<home>`, `CLAUDE_CONFIG_DIR=<config>`, in `<work>`.
-    pub fn fake(&self) -> Command {
-        let mut cmd = Command::new(FAKE_CLAUDE);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("CLAUDE_CONFIG_DIR", &self.config)
-            .current_dir(&self.work)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    /// `git` with a clean, predictable environment, in `dir`; returns stdout.
-    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .args([
-                "-c",
-                "user.name=Test",
-                "-c",
-                "user.email=test@example.com",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("running git");
-        assert!(
-            out.status.success(),
-            "git {args:?} in {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("git output is UTF-8")
-    }
-
-    /// A fresh repository with one commit at `dir` (created).
-    pub fn init_repo(&self, dir: &Path) {
-        fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
-        self.git(dir, &["init", "--quiet"]);
-        self.git(dir, &["commit", "--quiet", "--allow-empty", "-m", "init"]);
-    }
-}
 
 /// Runs `cmd` to completion, capturing its output.
 pub fn run(cmd: &mut Command) -> Output {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use claude_accounts::context::{Context, Kind, detect};
 use pretty_assertions::assert_eq;
 
-use crate::git_sandbox::{Env, Sandbox};
+use crate::harness::{Env, TestEnv};
 
 /// The three paths of a context, as detected or as git reports them.
 #[derive(Debug, PartialEq)]
@@ -105,7 +105,7 @@ fn asked(context: Context, reason: &str) -> Context {
 
 #[test]
 fn outside_any_repository_is_not_git() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let plain = sandbox.mkdir("plain/sub");
     let env = sandbox.env();
     assert!(
@@ -118,7 +118,7 @@ fn outside_any_repository_is_not_git() {
 
 #[test]
 fn main_worktree_root_and_subdirectory() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     let git_dir = main.join(".git");
     let expected = repository(Kind::Main, &git_dir, &git_dir, Some(&main), Some(&main));
@@ -134,7 +134,7 @@ fn main_worktree_root_and_subdirectory() {
 
 #[test]
 fn linked_worktree_root_and_subdirectory() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     sandbox.git(&main, &["worktree", "add", "--quiet", "../wt"]);
     let wt = sandbox.path("wt");
@@ -157,7 +157,7 @@ fn linked_worktree_root_and_subdirectory() {
 
 #[test]
 fn linked_worktree_of_a_bare_repository_keys_by_the_bare_repositorys_parent() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     sandbox.repo("main");
     sandbox.git(
         &sandbox.path(""),
@@ -180,7 +180,7 @@ fn linked_worktree_of_a_bare_repository_keys_by_the_bare_repositorys_parent() {
 
 #[test]
 fn inside_a_bare_repository_there_is_no_worktree() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let bare = sandbox.mkdir("bare.git");
     sandbox.git(&bare, &["init", "--quiet", "--bare"]);
     let expected = repository(Kind::Bare, &bare, &bare, None, None);
@@ -196,7 +196,7 @@ fn inside_a_bare_repository_there_is_no_worktree() {
 
 #[test]
 fn inside_a_git_dir_there_is_no_worktree_either() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     sandbox.git(&main, &["worktree", "add", "--quiet", "../wt"]);
     let git_dir = main.join(".git");
@@ -218,7 +218,7 @@ fn inside_a_git_dir_there_is_no_worktree_either() {
 
 #[test]
 fn submodule_uses_its_own_git_dir_under_modules() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let lib = sandbox.repo("lib");
     let superproject = sandbox.repo("super");
     let lib_url = lib.to_str().expect("UTF-8 temp path");
@@ -260,7 +260,7 @@ fn submodule_uses_its_own_git_dir_under_modules() {
 
 #[test]
 fn git_dir_and_work_tree_from_the_environment_are_gits_call() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let dotfiles = sandbox.mkdir("dotfiles.git");
     sandbox.git(&dotfiles, &["init", "--quiet", "--bare"]);
     let home = sandbox.mkdir("userhome");
@@ -279,7 +279,7 @@ fn git_dir_and_work_tree_from_the_environment_are_gits_call() {
 
 #[test]
 fn separate_git_dir_is_a_main_worktree_read_from_its_git_file() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     sandbox.mkdir("store");
     let store = sandbox.path("store/app.git");
     let store_arg = store.to_str().expect("UTF-8 temp path");
@@ -300,7 +300,7 @@ fn separate_git_dir_is_a_main_worktree_read_from_its_git_file() {
 
 #[test]
 fn a_cwd_reached_through_a_symlink_gives_the_same_canonical_context() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     let sub = sandbox.mkdir("main/sub");
     let link = sandbox.path("link-to-sub");
@@ -312,7 +312,7 @@ fn a_cwd_reached_through_a_symlink_gives_the_same_canonical_context() {
 
 #[test]
 fn without_git_on_path_the_files_still_answer() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     let env = sandbox.env().set("PATH", sandbox.mkdir("empty-bin"));
     let git_dir = main.join(".git");
@@ -324,7 +324,7 @@ fn without_git_on_path_the_files_still_answer() {
 
 #[test]
 fn git_dir_set_but_git_missing_falls_back_with_a_warning() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     let env = sandbox
         .env()
@@ -345,7 +345,7 @@ fn git_dir_set_but_git_missing_falls_back_with_a_warning() {
 
 #[test]
 fn a_git_dir_variable_naming_nothing_warns_with_gits_complaint() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let cwd = sandbox.mkdir("plain");
     let missing = sandbox.path("missing");
     let env = sandbox.env().set("GIT_DIR", &missing);
@@ -367,7 +367,7 @@ fn a_git_dir_variable_naming_nothing_warns_with_gits_complaint() {
 
 #[test]
 fn a_corrupt_git_file_is_not_git_with_a_warning() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let gitfile = sandbox.write("broken/.git", "garbage\n");
     let cwd = sandbox.mkdir("broken/sub");
     let reason = format!(
@@ -401,7 +401,7 @@ fn a_corrupt_git_file_is_not_git_with_a_warning() {
 
 #[test]
 fn a_git_file_pointing_nowhere_is_not_git_with_a_warning() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let gitfile = sandbox.write("dangling/.git", "gitdir: ../nowhere\n");
     let cwd = sandbox.path("dangling");
     let context = detect_agreeing(&sandbox.env(), &cwd);
@@ -423,7 +423,7 @@ fn a_git_file_pointing_nowhere_is_not_git_with_a_warning() {
 
 #[test]
 fn git_ceiling_directories_are_gits_call() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     let env = sandbox.env().set("GIT_CEILING_DIRECTORIES", &main);
     assert_eq!(
@@ -434,7 +434,7 @@ fn git_ceiling_directories_are_gits_call() {
 
 #[test]
 fn core_worktree_naming_another_directory_is_gits_call() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let repo = sandbox.repo("repo");
     let elsewhere = sandbox.mkdir("elsewhere");
     let elsewhere_arg = elsewhere.to_str().expect("UTF-8 temp path");
@@ -460,7 +460,7 @@ fn core_worktree_naming_another_directory_is_gits_call() {
 
 #[test]
 fn core_bare_in_a_dot_git_directory_is_gits_call() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let repo = sandbox.repo("repo");
     sandbox.git(&repo, &["config", "core.bare", "true"]);
     let git_dir = repo.join(".git");
@@ -475,7 +475,7 @@ fn core_bare_in_a_dot_git_directory_is_gits_call() {
 
 #[test]
 fn per_worktree_config_is_read_and_its_worktree_setting_is_gits_call() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     sandbox.git(&main, &["worktree", "add", "--quiet", "../wt"]);
     sandbox.git(&main, &["config", "extensions.worktreeConfig", "true"]);
@@ -508,7 +508,7 @@ fn per_worktree_config_is_read_and_its_worktree_setting_is_gits_call() {
 
 #[test]
 fn an_empty_dot_git_directory_is_gits_call_and_git_skips_it() {
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     let fake = sandbox.mkdir("main/sub/.git");
     let git_dir = main.join(".git");
@@ -528,7 +528,7 @@ fn a_repository_of_another_user_is_gits_call() {
         0,
         "this test creates a repository owned by another user, which needs root (as in CI)"
     );
-    let sandbox = Sandbox::new();
+    let sandbox = TestEnv::new();
     let main = sandbox.repo("main");
     let status = std::process::Command::new("chown")
         .args(["-R", "4242:4242"])

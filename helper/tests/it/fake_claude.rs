@@ -12,6 +12,7 @@ use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
 use crate::common::*;
+use crate::harness::TestEnv;
 
 /// The transcript directory name Claude derives from a cwd.
 fn sanitized(path: &Path) -> String {
@@ -32,7 +33,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn report_shows_arguments_untouched_environment_and_process() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let report = sb.root.join("report.json");
     let args = [
         "mcp",
@@ -71,12 +72,15 @@ fn report_shows_arguments_untouched_environment_and_process() {
     assert_eq!(r["openFds"]["0"], "/dev/null");
     // No actions: the fake wrote nothing of Claude's and left no temp file.
     assert_eq!(list(&sb.config), Vec::<String>::new());
-    assert_eq!(list(&sb.root), ["config", "home", "report.json", "work"]);
+    assert_eq!(
+        list(&sb.root),
+        ["config", "home", "report.json", "store", "work"]
+    );
 }
 
 #[test]
 fn without_config_dir_state_is_in_home() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let report = sb.root.join("report.json");
     run_ok(
         sb.fake()
@@ -98,7 +102,7 @@ fn without_config_dir_state_is_in_home() {
 
 #[test]
 fn startup_keys_the_project_by_the_main_checkout_and_keeps_trust() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let repo = sb.root.join("my repo.v2");
     sb.init_repo(&repo);
     let wt = sb.root.join("wt");
@@ -167,7 +171,7 @@ fn startup_keys_the_project_by_the_main_checkout_and_keeps_trust() {
 
 #[test]
 fn startup_outside_git_keys_the_project_by_cwd() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     run_ok(sb.fake().env("FAKE_CLAUDE_ACTIONS", "startup"));
     let state = read_json(&sb.config.join(".claude.json"));
     let keys: Vec<&String> = state["projects"].as_object().unwrap().keys().collect();
@@ -176,7 +180,7 @@ fn startup_outside_git_keys_the_project_by_cwd() {
 
 #[test]
 fn add_mcp_keeps_every_other_key_in_claude_layout_and_mode() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let path = sb.config.join(".claude.json");
     let before = json!({
         "numStartups": 5,
@@ -199,7 +203,7 @@ fn add_mcp_keeps_every_other_key_in_claude_layout_and_mode() {
 
 #[test]
 fn a_new_claude_json_is_private() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     run_ok(sb.fake().env(
         "FAKE_CLAUDE_ACTIONS",
         r#"set-key:obj={"a":[1,2],"s":"x,y"},set-key:n=7"#,
@@ -214,7 +218,7 @@ fn a_new_claude_json_is_private() {
 
 #[test]
 fn claude_json_is_rewritten_under_the_lock_dir_from_a_fresh_read() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let path = sb.config.join(".claude.json");
     let lock = sb.config.join(".claude.json.lock");
     let go = sb.root.join("go");
@@ -245,7 +249,7 @@ fn claude_json_is_rewritten_under_the_lock_dir_from_a_fresh_read() {
 
 #[test]
 fn a_fresh_foreign_lock_is_waited_for_briefly_then_written_past() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let path = sb.config.join(".claude.json");
     let lock = sb.config.join(".claude.json.lock");
     fs::create_dir(&lock).unwrap();
@@ -258,7 +262,7 @@ fn a_fresh_foreign_lock_is_waited_for_briefly_then_written_past() {
 
 #[test]
 fn a_stale_lock_is_taken_over_and_removed() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let path = sb.config.join(".claude.json");
     let lock = sb.config.join(".claude.json.lock");
     let go = sb.root.join("go");
@@ -291,7 +295,7 @@ fn a_stale_lock_is_taken_over_and_removed() {
 
 #[test]
 fn a_corrupted_claude_json_is_backed_up_and_reset() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let path = sb.config.join(".claude.json");
     let corrupted = "{\"numStartups\": 3,, \"mcpServers\": {}";
     write(&path, corrupted);
@@ -314,7 +318,7 @@ fn a_corrupted_claude_json_is_backed_up_and_reset() {
 
 #[test]
 fn set_model_writes_through_one_symlink_hop() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let store = sb.root.join("store");
     let real = store.join("settings.json");
     write(&real, &claude_layout(&json!({"theme": "dark"})));
@@ -334,7 +338,7 @@ fn set_model_writes_through_one_symlink_hop() {
 
 #[test]
 fn set_model_fails_like_claude_on_a_read_only_target() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let store = sb.root.join("store");
     let real = store.join("settings.json");
     let content = claude_layout(&json!({"theme": "dark"}));
@@ -364,7 +368,7 @@ fn set_model_fails_like_claude_on_a_read_only_target() {
 
 /// An account dir holding real credentials, and the runtime dir's one-hop
 /// link to them.
-fn logged_in_account(sb: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf) {
+fn logged_in_account(sb: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
     let account = sb.root.join("account");
     run_ok(
         sb.fake()
@@ -379,7 +383,7 @@ fn logged_in_account(sb: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf) {
 
 #[test]
 fn login_writes_identity_and_private_credentials() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     run_ok(sb.fake().env("FAKE_CLAUDE_ACTIONS", "login:me@example.com"));
 
     let state = read_json(&sb.config.join(".claude.json"));
@@ -398,7 +402,7 @@ fn login_writes_identity_and_private_credentials() {
 
 #[test]
 fn refresh_through_a_symlink_updates_the_target_and_keeps_the_link() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let (real, link) = logged_in_account(&sb);
     let before = read_json(&real);
 
@@ -420,7 +424,7 @@ fn refresh_through_a_symlink_updates_the_target_and_keeps_the_link() {
 
 #[test]
 fn refresh_in_replace_mode_replaces_the_symlink_by_a_file() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let (real, link) = logged_in_account(&sb);
     let before = read(&real);
 
@@ -449,7 +453,7 @@ fn refresh_in_replace_mode_replaces_the_symlink_by_a_file() {
 
 #[test]
 fn refresh_without_credentials_fails() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let out = run(sb.fake().env("FAKE_CLAUDE_ACTIONS", "refresh-credentials"));
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not logged in"));
@@ -457,7 +461,7 @@ fn refresh_without_credentials_fails() {
 
 #[test]
 fn a_spawned_child_outlives_the_fake_in_its_own_session_without_its_stdout() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let log = sb.root.join("log");
     let child = sb
         .fake()
@@ -493,7 +497,7 @@ fn a_spawned_child_outlives_the_fake_in_its_own_session_without_its_stdout() {
 
 #[test]
 fn sigterm_ends_a_running_fake_by_the_signal_or_the_requested_code() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     /// (actions, FAKE_CLAUDE_TERM_EXIT, signal sent, expected (signal, code))
     type Case = (
         &'static str,
@@ -536,7 +540,7 @@ fn sigterm_ends_a_running_fake_by_the_signal_or_the_requested_code() {
 
 #[test]
 fn a_running_fake_keeps_rewriting_claude_json_and_two_never_corrupt_it() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let path = sb.config.join(".claude.json");
     write(&path, &claude_layout(&json!({"mine": "kept"})));
     let fakes: Vec<_> = (0..2)
@@ -567,7 +571,7 @@ fn a_running_fake_keeps_rewriting_claude_json_and_two_never_corrupt_it() {
 
 #[test]
 fn exit_stops_at_once_and_a_bad_action_is_a_usage_error() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let out = run(sb
         .fake()
         .env("FAKE_CLAUDE_ACTIONS", "set-key:a=1,exit:3,set-key:b=2"));

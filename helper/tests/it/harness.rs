@@ -1,9 +1,11 @@
-//! The integration-test environment: a scratch HOME, real `git`, the
-//! `claude-accounts` binary and the fake `claude`.
+//! The integration-test environment, one for every test module: a scratch
+//! root with its own HOME (a git identity in `home/.gitconfig`), real `git`,
+//! the `claude-accounts` binary, the fake `claude`, and a manifest to edit.
 
-#![allow(dead_code)]
+#![allow(dead_code)] // each module uses its own subset
 
-use std::ffi::OsStr;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -13,11 +15,15 @@ pub use crate::common::{FAKE_CLAUDE, read_json};
 
 pub const HELPER: &str = env!("CARGO_BIN_EXE_claude-accounts");
 
-/// A scratch world: `root/home` is HOME, manifests are written under `root`.
+/// A scratch world, paths canonical: `root/home` is HOME, `root/config` a
+/// config dir for the fake claude run directly, `root/work` a cwd, `root/store`
+/// a stand-in Nix store; manifests are written under `root`.
 pub struct TestEnv {
     pub tmp: tempfile::TempDir,
     pub root: PathBuf,
     pub home: PathBuf,
+    pub config: PathBuf,
+    pub work: PathBuf,
     /// The manifest as JSON; edit it, then [`TestEnv::write_manifest`].
     pub manifest: Value,
     generation: u32,
@@ -29,10 +35,17 @@ impl TestEnv {
     pub fn new() -> TestEnv {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = std::fs::canonicalize(tmp.path()).expect("canonical tmp");
-        let home = root.join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let store = root.join("store");
-        std::fs::create_dir_all(&store).unwrap();
+        let sub = |name: &str| {
+            let p = root.join(name);
+            std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
+            p
+        };
+        let (home, config, work, store) = (sub("home"), sub("config"), sub("work"), sub("store"));
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n",
+        )
+        .unwrap();
         let mut accounts = serde_json::Map::new();
         for name in ["max", "pro"] {
             accounts.insert(name.into(), Self::account(&home, name));
@@ -46,6 +59,8 @@ impl TestEnv {
             tmp,
             root,
             home,
+            config,
+            work,
             manifest,
             generation: 0,
         }
@@ -108,10 +123,6 @@ impl TestEnv {
             .env("HOME", &self.home)
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
             .stdin(Stdio::null());
     }
 
@@ -179,15 +190,64 @@ impl TestEnv {
         cmd.spawn().expect("spawning claude-accounts launch")
     }
 
-    /// A git repository with one commit at `root/<name>`.
-    pub fn repo(&self, name: &str) -> PathBuf {
-        let dir = self.root.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        self.git(&dir, &["init", "-q", "-b", "main"]);
-        std::fs::write(dir.join("README"), "hello\n").unwrap();
-        self.git(&dir, &["add", "README"]);
-        self.git(&dir, &["commit", "-q", "-m", "init"]);
-        dir
+    /// The canonical path of `relative` inside the root.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Creates `relative` and its parents; returns its path.
+    pub fn mkdir(&self, relative: &str) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        path
+    }
+
+    /// Writes `contents` to `relative`, creating parents; returns its path.
+    pub fn write(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().expect("a parent"))
+            .unwrap_or_else(|e| panic!("creating the parent of {}: {e}", path.display()));
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        path
+    }
+
+    /// The environment git (and the code under test) runs in: `PATH`, this
+    /// HOME, no system git config.
+    pub fn env(&self) -> Env {
+        let mut vars = HashMap::new();
+        if let Some(path) = std::env::var_os("PATH") {
+            vars.insert("PATH".to_string(), path);
+        }
+        vars.insert("HOME".to_string(), self.home.clone().into());
+        vars.insert("GIT_CONFIG_NOSYSTEM".to_string(), "1".into());
+        Env(vars)
+    }
+
+    /// Runs git in `cwd` with [`TestEnv::env`]; its stdout, or a panic with
+    /// its stderr.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        self.env()
+            .git(cwd, args)
+            .unwrap_or_else(|stderr| panic!("git {args:?} in {} failed: {stderr}", cwd.display()))
+    }
+
+    /// A new repository at `root/<relative>` with one empty commit.
+    pub fn repo(&self, relative: &str) -> PathBuf {
+        let path = self.mkdir(relative);
+        self.init_repo(&path);
+        path
+    }
+
+    /// A new repository with one empty commit at `dir` (created).
+    pub fn init_repo(&self, dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        self.git(dir, &["init", "--quiet"]);
+        self.git(
+            dir,
+            &["commit", "--quiet", "--allow-empty", "-m", "initial"],
+        );
     }
 
     /// `git worktree add` of a new branch at `root/<name>`.
@@ -200,18 +260,70 @@ impl TestEnv {
         dir
     }
 
-    /// Runs git in `cwd`, panicking with its stderr on failure.
-    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
-        let mut cmd = Command::new("git");
-        self.hermetic(&mut cmd, cwd);
-        let out = cmd.args(args).output().expect("running git");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    /// The fake claude run directly, with a clean environment: only `PATH`,
+    /// `HOME`, `CLAUDE_CONFIG_DIR=<config>`, in `<work>`.
+    pub fn fake(&self) -> Command {
+        let mut cmd = Command::new(FAKE_CLAUDE);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("CLAUDE_CONFIG_DIR", &self.config)
+            .current_dir(&self.work)
+            .stdin(Stdio::null());
+        cmd
     }
+}
+
+/// A set of environment variables, given to the code under test as a
+/// lookup function and to child processes as their whole `GIT_*`, `PATH`
+/// and `HOME` environment.
+#[derive(Clone)]
+pub struct Env(HashMap<String, OsString>);
+
+impl Env {
+    pub fn set(mut self, name: &str, value: impl Into<OsString>) -> Env {
+        self.0.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// The lookup function code under test takes.
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<OsString> + '_ {
+        |name| self.0.get(name).cloned()
+    }
+
+    /// Runs git in `cwd` with this environment: its stdout, or its stderr.
+    /// The git binary is found through the test process's `PATH`, so a test
+    /// can hide git from the code under test and still use it.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> Result<String, String> {
+        let mut command = Command::new(test_git());
+        command.args(args).current_dir(cwd).env("LC_ALL", "C");
+        for (name, _) in std::env::vars_os() {
+            let text = name.to_string_lossy();
+            if text.starts_with("GIT_") || text == "HOME" || text == "PATH" {
+                command.env_remove(&name);
+            }
+        }
+        command.envs(&self.0);
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("running git {args:?}: {e}"));
+        if output.status.success() {
+            Ok(String::from_utf8(output.stdout).expect("UTF-8 git output"))
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+}
+
+/// The git binary on the test process's `PATH`.
+fn test_git() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("git"))
+                .find(|candidate| candidate.is_file())
+        })
+        .expect("git on PATH: these tests need real git")
 }
 
 /// Asserts a command succeeded, showing its output otherwise.

@@ -1,11 +1,10 @@
 //! Integration tests, one binary: each module tests one concern; shared
-//! helpers are in `common`, `git_sandbox` and `harness`.
+//! helpers are `harness::TestEnv` (the environment) and `common`.
 
 mod activate;
 mod common;
 mod context;
 mod fake_claude;
-mod git_sandbox;
 mod harness;
 mod jsonfile;
 mod launch;

@@ -10,6 +10,7 @@ use claude_accounts::lock::{self, Acquire, Probe, SessionInfo, SessionLock};
 use pretty_assertions::assert_eq;
 
 use crate::common::*;
+use crate::harness::TestEnv;
 
 fn info(account: &str, runtime: &Path) -> SessionInfo {
     SessionInfo {
@@ -98,7 +99,7 @@ fn external_holder(runtime: &Path) -> Child {
 
 #[test]
 fn acquiring_records_the_holder_and_a_second_acquire_is_refused() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = &sb.work;
     let mine = info("max", runtime);
     let mut held = acquire(runtime, &mine);
@@ -135,7 +136,7 @@ fn acquiring_records_the_holder_and_a_second_acquire_is_refused() {
 
 #[test]
 fn dropping_the_lock_frees_it_and_removes_the_record() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = &sb.work;
     drop(acquire(runtime, &info("max", runtime)));
 
@@ -148,7 +149,7 @@ fn dropping_the_lock_frees_it_and_removes_the_record() {
 
 #[test]
 fn a_missing_runtime_dir_is_an_error_naming_it() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = sb.root.join("absent");
     let err = lock::try_acquire(&runtime, &info("max", &runtime)).unwrap_err();
     let msg = format!("{err:#}");
@@ -159,7 +160,7 @@ fn a_missing_runtime_dir_is_an_error_naming_it() {
 
 #[test]
 fn probing_and_asking_for_the_holder_create_nothing() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let absent = sb.root.join("absent");
     assert_eq!(lock::probe(&absent).unwrap(), Probe::Free);
     assert!(!lock::holder_is(&absent, 1).unwrap());
@@ -177,7 +178,7 @@ fn probing_and_asking_for_the_holder_create_nothing() {
 
 #[test]
 fn a_sigkilled_holder_frees_the_lock() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = &sb.work;
     let mut holder = external_holder(runtime);
     let _guard = KillOnDrop(holder.id());
@@ -192,7 +193,7 @@ fn a_sigkilled_holder_frees_the_lock() {
 
 #[test]
 fn a_record_the_lock_does_not_confirm_is_not_reported() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = &sb.work;
     let mut holder = external_holder(runtime);
     let _guard = KillOnDrop(holder.id());
@@ -212,7 +213,7 @@ fn a_record_the_lock_does_not_confirm_is_not_reported() {
 
 #[test]
 fn holder_is_names_only_the_locking_process() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = &sb.work;
     let other = spawn_sleeper();
     let held = acquire(runtime, &info("max", runtime));
@@ -238,7 +239,7 @@ fn spawn_sleeper() -> Reaped {
 
 #[test]
 fn a_child_of_the_holder_does_not_keep_the_lock_after_release() {
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = &sb.work;
     let held = acquire(runtime, &info("max", runtime));
     let child = spawn_sleeper();
@@ -273,7 +274,7 @@ fn a_child_of_the_holder_does_not_keep_the_lock_after_it_dies() {
         }
     }
 
-    let sb = Sandbox::new();
+    let sb = TestEnv::new();
     let runtime = &sb.work;
     // This very test, run again in a process of its own as the holder.
     let (_, test_path) = module_path!().split_once("::").unwrap();
