@@ -25,18 +25,25 @@ fn wait_for(path: &Path) {
 
 /// Runs the fake claude once and returns its report.
 fn run_report(env: &mut TestEnv, account: &str, cwd: &Path, args: &[&str], actions: &str) -> Value {
+    launch_reporting(env, account, cwd, args, &[("FAKE_CLAUDE_ACTIONS", actions)]).1
+}
+
+/// Runs one session to completion with the fake claude's settings in
+/// `fake_env`, requires success, and returns the output and claude's report.
+fn launch_reporting(
+    env: &mut TestEnv,
+    account: &str,
+    cwd: &Path,
+    args: &[&str],
+    fake_env: &[(&str, &str)],
+) -> (std::process::Output, Value) {
     let report = env.root.join(format!("report-{}.json", rand_suffix()));
-    let out = env.launch(
-        account,
-        cwd,
-        args,
-        &[
-            ("FAKE_CLAUDE_REPORT", report.to_str().unwrap()),
-            ("FAKE_CLAUDE_ACTIONS", actions),
-        ],
-    );
+    let mut vars = vec![("FAKE_CLAUDE_REPORT", report.to_str().unwrap())];
+    vars.extend_from_slice(fake_env);
+    let out = env.launch(account, cwd, args, &vars);
     assert_success(&out);
-    read_json(&report)
+    let report = read_json(&report);
+    (out, report)
 }
 
 fn rand_suffix() -> String {
@@ -352,19 +359,17 @@ fn credentials_refreshed_in_a_runtime_flow_back_to_the_account() {
         std::fs::create_dir_all(&plain).unwrap();
         run_report(&mut env, "max", &plain, &[], "login");
         let repo = env.repo("repo");
-        let report_path = env.root.join("r.json");
-        let out = env.launch(
+        let (_, report) = launch_reporting(
+            &mut env,
             "max",
             &repo,
-            Vec::<&str>::new(),
+            &[],
             &[
                 ("FAKE_CLAUDE_ACTIONS", "refresh-credentials"),
                 ("FAKE_CLAUDE_CREDENTIALS", mode),
-                ("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap()),
             ],
         );
-        assert_success(&out);
-        let rt = config_dir(&read_json(&report_path));
+        let rt = config_dir(&report);
         let link = rt.join(".credentials.json");
         assert!(
             std::fs::symlink_metadata(&link)
@@ -422,20 +427,13 @@ fn overlays_only_for_trusted_projects_and_the_project_wins() {
         r#"{"mcpServers": {"nix-server": {"command": "project-version"}, "db": {"command": "pg-mcp"}}}"#,
     )
     .unwrap();
-    let report_path = env.root.join("r.json");
-    let out = env.launch(
-        "max",
-        &repo,
-        Vec::<&str>::new(),
-        &[("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap())],
-    );
-    assert_success(&out);
+    let (out, report) = launch_reporting(&mut env, "max", &repo, &[], &[]);
     assert!(
         stderr(&out).contains("not a trusted project"),
         "{}",
         stderr(&out)
     );
-    let rt = config_dir(&read_json(&report_path));
+    let rt = config_dir(&report);
     let servers = read_json(&rt.join(".claude.json"))["mcpServers"].clone();
     assert_eq!(
         servers,
@@ -475,18 +473,14 @@ fn secrets_reach_claude_and_no_file_the_helper_wrote() {
     max["environmentFiles"] = json!([secret_dir.join("env")]);
     max["environment"] = json!({"PLAIN": "visible"});
     let repo = env.repo("repo");
-    let report_path = env.root.join("report-outside.json");
-    let out = env.launch(
+    // The report is written outside HOME and the repository, which are searched below.
+    let (_, report) = launch_reporting(
+        &mut env,
         "max",
         &repo,
-        Vec::<&str>::new(),
-        &[
-            ("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap()),
-            ("FAKE_CLAUDE_ACTIONS", "startup"),
-        ],
+        &[],
+        &[("FAKE_CLAUDE_ACTIONS", "startup")],
     );
-    assert_success(&out);
-    let report = read_json(&report_path);
     assert_eq!(report["env"]["GITHUB_TOKEN"], "ghp_SECRET_VALUE_123");
     assert_eq!(
         report["env"]["CLAUDE_CODE_OAUTH_TOKEN"],
@@ -628,21 +622,14 @@ fn throwaway_sessions_are_removed_unless_kept() {
         dir.display()
     );
     assert!(!dir.exists(), "removed after the session");
-    let report_path = env.root.join("kept.json");
-    let out = env.launch(
+    let (_, report) = launch_reporting(
+        &mut env,
         "pro",
         &repo,
-        Vec::<&str>::new(),
-        &[
-            ("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap()),
-            ("CLAUDE_ACCOUNTS_KEEP_SESSION", "1"),
-        ],
+        &[],
+        &[("CLAUDE_ACCOUNTS_KEEP_SESSION", "1")],
     );
-    assert_success(&out);
-    assert!(
-        config_dir(&read_json(&report_path)).exists(),
-        "kept on request"
-    );
+    assert!(config_dir(&report).exists(), "kept on request");
 }
 
 #[test]
@@ -684,14 +671,7 @@ fn an_empty_runtime_file_left_by_a_crash_is_seeded_again() {
     let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
     std::fs::write(rt.join(".claude.json"), "").unwrap();
     std::fs::write(rt.join("settings.json"), "").unwrap();
-    let report_path = env.root.join("again.json");
-    let out = env.launch(
-        "max",
-        &repo,
-        Vec::<&str>::new(),
-        &[("FAKE_CLAUDE_REPORT", report_path.to_str().unwrap())],
-    );
-    assert_success(&out);
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
     assert!(stderr(&out).contains("was empty"), "{}", stderr(&out));
     let state = read_json(&rt.join(".claude.json"));
     assert!(
