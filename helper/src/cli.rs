@@ -100,26 +100,14 @@ pub enum Command {
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { manifest } => {
-            let text = std::fs::read_to_string(&manifest)
-                .map_err(|e| anyhow::anyhow!("reading manifest {}: {e}", manifest.display()))?;
-            match manifest::check_text(&text) {
-                Ok(m) => {
-                    println!(
-                        "{}: valid manifest, {} account{}",
-                        manifest.display(),
-                        m.accounts.len(),
-                        if m.accounts.len() == 1 { "" } else { "s" }
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(problems) => {
-                    anyhow::bail!(
-                        "invalid manifest {}: {}",
-                        manifest.display(),
-                        manifest::Problems(problems)
-                    )
-                }
-            }
+            let m = Manifest::load(&manifest)?;
+            let n = m.accounts.len();
+            println!(
+                "{}: valid manifest, {n} account{}",
+                manifest.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Activate {
             manifest,
