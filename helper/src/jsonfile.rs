@@ -1015,11 +1015,15 @@ const READ_PIECE: usize = 2 << 20;
 fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> {
     if expected < PARALLEL_READ_MIN {
         let mut bytes = Vec::with_capacity(expected as usize + 1);
+        let spare = bytes.spare_capacity_mut();
+        back_with_huge_pages(spare.as_mut_ptr().cast(), spare.len());
         f.take(max_size + 1).read_to_end(&mut bytes)?;
         return Ok(bytes);
     }
     let len = expected as usize;
+    // Zeroed by the allocator (fresh pages from the kernel), not written.
     let mut bytes = vec![0; len];
+    back_with_huge_pages(bytes.as_mut_ptr(), len);
     let pieces = Mutex::new(bytes.chunks_mut(READ_PIECE).enumerate());
     // Reads pieces until none is left; false when the file ended early.
     let read_pieces = || -> io::Result<bool> {
@@ -1052,6 +1056,37 @@ fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> 
     }
     Ok(bytes)
 }
+
+/// Asks the kernel to back the 2 MiB-aligned part of the `len` bytes at
+/// `start` (a buffer the caller owns) with huge pages when they are first
+/// touched. A fresh large buffer is untouched memory, so
+/// reading 50 MB into it otherwise costs one page fault per 4 KiB page
+/// (about 12,800 of them, most of the read's system time); with transparent
+/// huge pages in `madvise` mode (the common default) it costs about 25.
+/// Only advice: the contents are unchanged, and a kernel that refuses
+/// changes nothing but the speed.
+#[cfg(target_os = "linux")]
+fn back_with_huge_pages(start: *mut u8, len: usize) {
+    const HUGE: usize = 2 << 20;
+    let start = start as usize;
+    let aligned = start.next_multiple_of(HUGE);
+    let end = (start + len) / HUGE * HUGE;
+    if end > aligned {
+        // SAFETY: MADV_HUGEPAGE changes how memory is backed, never what it
+        // holds, so it cannot break memory safety even on a wrong range;
+        // errors (e.g. no THP support) are only lost speed.
+        unsafe {
+            libc::madvise(
+                aligned as *mut libc::c_void,
+                end - aligned,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn back_with_huge_pages(_start: *mut u8, _len: usize) {}
 
 /// Fills `buf` from `offset` on, stopping early only at the end of the file;
 /// returns how much was read.
