@@ -600,8 +600,8 @@ fn validate(bytes: Vec<u8>, shown: &str, file: &Path) -> Result<(String, Layout)
     let (utf8, members) = scan::is_utf8(&bytes, || scan::object(&bytes));
     // An empty file or a byte order mark gets `decode`'s own message.
     if utf8 && !bytes.is_empty() && !bytes.starts_with(b"\xEF\xBB\xBF") {
-        // SAFETY: `scan::is_utf8` is true only when `std::str::from_utf8`
-        // accepted every byte of `bytes`, unchanged since (borrowed).
+        // SAFETY: `scan::is_utf8` is true only when `bytes` is UTF-8 as
+        // `std::str::from_utf8` defines it, unchanged since (borrowed).
         let text = unsafe { String::from_utf8_unchecked(bytes) };
         if let Some(layout) = members.and_then(|m| fast_layout(&text, m)) {
             return Ok((text, layout));
