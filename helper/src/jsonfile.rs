@@ -56,9 +56,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
 use serde_json::ser::PrettyFormatter;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 mod scan;
 
@@ -261,6 +261,41 @@ impl<'a> Document<'a> {
     /// which in `.claude.json` `projects` is most of the file and costs more
     /// to decode into [`Value`]s than to read and validate the whole file.
     pub fn member(&self, key: &str, member: &str) -> Result<Option<Value>> {
+        let Some(raw) = self.member_raw(key, member)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(raw)
+            .map(Some)
+            .with_context(|| self.decoding(key))
+    }
+
+    /// The `fields` of the object `member` of the object at top-level `key`
+    /// (last occurrences win, like `JSON.parse`); `None` when there is no
+    /// such object. Decodes those fields only: a project's entry in
+    /// `.claude.json` carries the project's whole prompt history, and a
+    /// launch needs three flags of it.
+    pub fn member_fields(
+        &self,
+        key: &str,
+        member: &str,
+        fields: &[String],
+    ) -> Result<Option<Map<String, Value>>> {
+        let Some(raw) = self.member_raw(key, member)? else {
+            return Ok(None);
+        };
+        if !raw.starts_with('{') {
+            return Ok(None);
+        }
+        let mut de = serde_json::Deserializer::from_str(raw);
+        (&mut de)
+            .deserialize_map(FieldsOf(fields))
+            .map(Some)
+            .with_context(|| self.decoding(key))
+    }
+
+    /// The raw text of `member` in the object at top-level `key` (see
+    /// [`Document::member`]).
+    fn member_raw(&self, key: &str, member: &str) -> Result<Option<&'a str>> {
         let Some(i) = self.index(key) else {
             return Ok(None);
         };
@@ -268,29 +303,26 @@ impl<'a> Document<'a> {
         if !raw.starts_with('{') {
             return Ok(None);
         }
-        let context = || {
-            format!(
-                "decoding {key:?} in {}; fix that value by hand and run again",
-                self.path.display()
-            )
-        };
         let Some(nested) = self.nested else {
             let mut de = serde_json::Deserializer::from_str(raw);
             return (&mut de)
                 .deserialize_map(MemberOf(member))
-                .with_context(context);
+                .map(|found| found.map(RawValue::get))
+                .with_context(|| self.decoding(key));
         };
         // The fast path of `read` found the members' spans already.
-        let found = nested[i]
+        Ok(nested[i]
             .iter()
             .rev()
-            .find(|(k, _)| key_is(&self.text[k.clone()], member));
-        match found {
-            Some((_, value)) => serde_json::from_str(&self.text[value.clone()])
-                .map(Some)
-                .with_context(context),
-            None => Ok(None),
-        }
+            .find(|(k, _)| key_is(&self.text[k.clone()], member))
+            .map(|(_, value)| &self.text[value.clone()]))
+    }
+
+    fn decoding(&self, key: &str) -> String {
+        format!(
+            "decoding {key:?} in {}; fix that value by hand and run again",
+            self.path.display()
+        )
     }
 
     /// The top-level keys in file order (a repeated key appears each time).
@@ -527,12 +559,12 @@ fn key_is(raw: &str, name: &str) -> bool {
     }
 }
 
-/// Decodes one member of an object (its last occurrence), skipping the
-/// others' values undecoded.
+/// Finds one member of an object (its last occurrence) as raw text,
+/// skipping the others' values undecoded.
 struct MemberOf<'m>(&'m str);
 
 impl<'de> Visitor<'de> for MemberOf<'_> {
-    type Value = Option<Value>;
+    type Value = Option<&'de RawValue>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
@@ -540,7 +572,30 @@ impl<'de> Visitor<'de> for MemberOf<'_> {
         let mut found = None;
         while let Some(key) = map.next_key::<String>()? {
             if key == self.0 {
-                found = Some(map.next_value::<Value>()?);
+                found = Some(map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Decodes the listed members of an object (the last occurrence of each),
+/// skipping the others' values undecoded.
+struct FieldsOf<'f>(&'f [String]);
+
+impl<'de> Visitor<'de> for FieldsOf<'_> {
+    type Value = Map<String, Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut found = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if self.0.contains(&key) {
+                let value = map.next_value()?;
+                found.insert(key, value);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -1777,6 +1832,53 @@ mod tests {
             let doc = snapshot.document().unwrap();
             assert_eq!(doc.member("p", "/a").unwrap(), Some(json!(1)));
             assert!(doc.member("p", "deep").is_err());
+        }
+    }
+
+    #[test]
+    fn member_fields_decodes_only_the_listed_fields() {
+        let fields = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let text = format!(
+            r#"{{"projects": {{"/a": {{"history": [{}], "trust": true, "mcp": {{"s": 1}}, "trust": false}},
+               "/b": [1], "/\u0061": {{"trust": "last", "x": "\u00e9"}}}}, "n": 3}}"#,
+            r#"{"display": "a \"quoted\" {not json} [x]"}, "#.repeat(50) + "1"
+        );
+        for read in [layout_of, fast_layout_of] {
+            let snapshot = read(&text);
+            let doc = snapshot.document().unwrap();
+            assert_eq!(
+                doc.member_fields("projects", "/a", &fields(&["trust", "x", "absent"]))
+                    .unwrap(),
+                Some(serde_json::from_value(json!({"trust": "last", "x": "é"})).unwrap()),
+                "the last /a (written with an escape) wins"
+            );
+            let snapshot = read(&text.replace(r#""/\u0061""#, r#""/c""#));
+            let doc = snapshot.document().unwrap();
+            assert_eq!(
+                doc.member_fields("projects", "/a", &fields(&["trust", "mcp"]))
+                    .unwrap(),
+                Some(serde_json::from_value(json!({"trust": false, "mcp": {"s": 1}})).unwrap()),
+                "the last trust of /a wins, history is skipped"
+            );
+            assert_eq!(
+                doc.member_fields("projects", "/b", &fields(&["0"]))
+                    .unwrap(),
+                None
+            );
+            assert_eq!(
+                doc.member_fields("projects", "/z", &fields(&["trust"]))
+                    .unwrap(),
+                None
+            );
+            assert_eq!(
+                doc.member_fields("n", "/a", &fields(&["trust"])).unwrap(),
+                None
+            );
+            assert_eq!(
+                doc.member_fields("missing", "/a", &fields(&["trust"]))
+                    .unwrap(),
+                None
+            );
         }
     }
 

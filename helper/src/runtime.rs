@@ -493,14 +493,9 @@ impl AccountState {
         }
         cache.keys = keys;
         if let Some(p) = project {
-            let entry = match doc.member("projects", p)? {
-                Some(Value::Object(entry)) => Value::Object(
-                    entry
-                        .into_iter()
-                        .filter(|(k, _)| account.project_seed_keys.contains(k))
-                        .collect(),
-                ),
-                _ => Value::Null,
+            let entry = match doc.member_fields("projects", p, &account.project_seed_keys)? {
+                Some(fields) => Value::Object(fields),
+                None => Value::Null,
             };
             cache.projects.insert(p.to_string(), entry);
         }
@@ -575,7 +570,8 @@ impl Overlay {
 
     /// The declared `.claude.json` keys: the account's, with the overlay's
     /// servers merged over them when the project is trusted (by the list, or
-    /// by Claude Code's trust dialog as recorded in `project_entry`), and the
+    /// by Claude Code's trust dialog as recorded in `project_entry`, which
+    /// needs only that flag), and the
     /// line to tell the user when an overlay is ignored.
     pub fn desired(
         &self,
@@ -584,7 +580,7 @@ impl Overlay {
         project_entry: Option<&Value>,
     ) -> (Map<String, Value>, Option<String>) {
         let trusted_by_claude =
-            project_entry.and_then(|e| e.get("hasTrustDialogAccepted")) == Some(&Value::Bool(true));
+            project_entry.and_then(|e| e.get(TRUST_FLAG)) == Some(&Value::Bool(true));
         match &self.servers {
             Some(o) if self.listed || trusted_by_claude => {
                 (overlay::merged_claude_json(account, Some(o)), None)
@@ -605,13 +601,27 @@ impl Overlay {
     }
 }
 
-/// The `projects[<project>]` entry of `doc`, parsing only that entry: the
-/// other projects' history (most of a large `.claude.json`) stays raw bytes.
-fn project_entry(doc: &jsonfile::Document<'_>, project: Option<&str>) -> Result<Option<Value>> {
-    match project {
-        Some(p) => doc.member("projects", p),
-        None => Ok(None),
-    }
+/// Where Claude Code records, in a project's entry, that its trust dialog
+/// was accepted.
+const TRUST_FLAG: &str = "hasTrustDialogAccepted";
+
+/// What a launch looks at in the `projects[<project>]` entry of `doc`: the
+/// account's project seed keys and Claude's trust flag. Nothing else is
+/// decoded: the entry's prompt history, often most of its bytes, and the
+/// other projects stay raw text.
+fn project_fields(
+    doc: &jsonfile::Document<'_>,
+    project: Option<&str>,
+    account: &Account,
+) -> Result<Option<Value>> {
+    let Some(p) = project else {
+        return Ok(None);
+    };
+    let mut fields = account.project_seed_keys.clone();
+    fields.push(TRUST_FLAG.to_string());
+    Ok(doc
+        .member_fields("projects", p, &fields)?
+        .map(Value::Object))
 }
 
 /// Identity (inode, size, mtime) of a file, for the seeds cache.
@@ -638,7 +648,7 @@ pub fn plan(rt: &Runtime, account: &Account, home: &Path) -> Result<(Report, Rep
         .project_key
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
-    let entry = project_entry(&doc, project.as_deref())?;
+    let entry = project_fields(&doc, project.as_deref(), account)?;
     let (desired, _) =
         Overlay::load(rt, account, home).desired(account, project.as_deref(), entry.as_ref());
     Ok((settings, file.plan(&desired, None)?))
@@ -662,7 +672,7 @@ fn apply_claude_json_file(
     let mut overlay_note = None;
     let result = file.apply_with(None, |doc| {
         let mut extra = Edits::new();
-        let mut runtime_project = project_entry(doc, project_name.as_deref())?;
+        let mut runtime_project = project_fields(doc, project_name.as_deref(), account)?;
         if seeding {
             let missing: Vec<String> = account
                 .seed_keys
@@ -685,22 +695,31 @@ fn apply_claude_json_file(
                 if let (Some(name), Some(Value::Object(source))) =
                     (&project_name, seeds.get(PROJECT_SEED))
                 {
-                    let mut entry = match &runtime_project {
-                        Some(Value::Object(e)) => e.clone(),
-                        _ => Map::new(),
+                    let has = |key: &String| {
+                        runtime_project
+                            .as_ref()
+                            .is_some_and(|e| e.get(key).is_some())
                     };
-                    let mut changed = false;
-                    for key in &account.project_seed_keys {
-                        if let (false, Some(v)) = (entry.contains_key(key), source.get(key)) {
-                            entry.insert(key.clone(), v.clone());
-                            changed = true;
-                        }
-                    }
-                    if changed && !account.claude_json.contains_key("projects") {
+                    let adds: Vec<(&String, &Value)> = account
+                        .project_seed_keys
+                        .iter()
+                        .filter(|key| !has(key))
+                        .filter_map(|key| source.get(key).map(|v| (key, v)))
+                        .collect();
+                    if !adds.is_empty() && !account.claude_json.contains_key("projects") {
+                        // `projects` is rewritten, so decoded whole: this
+                        // happens once per runtime, usually a new one.
                         let mut projects = match doc.value("projects")? {
                             Some(Value::Object(p)) => p,
                             _ => Map::new(),
                         };
+                        let mut entry = match projects.get(name) {
+                            Some(Value::Object(e)) => e.clone(),
+                            _ => Map::new(),
+                        };
+                        for (key, value) in adds {
+                            entry.insert(key.clone(), value.clone());
+                        }
                         projects.insert(name.clone(), Value::Object(entry.clone()));
                         extra.insert("projects".into(), Some(Value::Object(projects)));
                         runtime_project = Some(Value::Object(entry));

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
+use crate::common::{claude_layout, write};
 use crate::harness::*;
 
 /// Waits (bounded) until `path` exists.
@@ -348,6 +349,49 @@ fn a_fresh_worktree_starts_logged_in_with_the_credentials_link() {
     }
     let link = std::fs::read_link(rt.join(".credentials.json")).expect("credentials link");
     assert_eq!(link, account_dir.join(".credentials.json"));
+}
+
+#[test]
+fn a_new_worktree_gets_the_projects_seed_keys_and_nothing_else_of_its_entry() {
+    let mut env = TestEnv::new();
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    run_report(&mut env, "max", &plain, &[], "login");
+    let repo = env.repo("repo");
+    let key = repo.to_str().unwrap();
+    let account_file = env.account_dir("max").join(".claude.json");
+    let mut account_state = read_json(&account_file);
+    let history: Vec<Value> = (0..200)
+        .map(|i| json!({"display": format!("prompt {i} with \"quotes\" and {{braces}}")}))
+        .collect();
+    account_state["projects"] = json!({key: {
+        "history": history,
+        "allowedTools": ["Bash(make)"],
+        "hasCompletedProjectOnboarding": true,
+        "hasTrustDialogAccepted": true,
+    }});
+    write(&account_file, &claude_layout(&account_state));
+    let wt = env.worktree(&repo, "fresh");
+    std::fs::create_dir_all(wt.join(".claude")).unwrap();
+    std::fs::write(
+        wt.join(".claude/.mcp.json"),
+        r#"{"mcpServers": {"db": {"command": "pg-mcp"}}}"#,
+    )
+    .unwrap();
+
+    let (out, report) = launch_reporting(&mut env, "max", &wt, &[], &[]);
+    let state = read_json(&config_dir(&report).join(".claude.json"));
+    assert_eq!(
+        state["projects"],
+        json!({key: {"hasCompletedProjectOnboarding": true, "hasTrustDialogAccepted": true}}),
+        "only the project seed keys the account has"
+    );
+    assert_eq!(
+        state["mcpServers"]["db"],
+        json!({"command": "pg-mcp"}),
+        "the seeded trust flag makes the overlay trusted: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
