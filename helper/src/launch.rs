@@ -56,9 +56,6 @@ pub fn launch(
     crate::managed::create_private_dir(&account_dir)?;
     let rt = runtime::choose(account_name, &account_dir, isolation, &ctx, &state_home);
     let fresh = runtime::create(&rt, account_name)?;
-    if !rt.is_account_dir() {
-        registry::register(&state_home, account_name, &rt.dir)?;
-    }
 
     let info = SessionInfo {
         pid: std::process::id(),
@@ -100,13 +97,14 @@ pub fn launch(
         )
     })?;
     forward_to(child.id() as i32);
-    // A throwaway session dir is removed at the end: it needs no fsync.
-    if fresh
-        && !rt.is_account_dir()
-        && !rt.ephemeral
-        && let Err(e) = runtime::make_durable(&rt)
+    // Off the path to claude's start: nothing before it needs these.
+    if !rt.is_account_dir()
+        && let Err(e) = registry::register(&state_home, account_name, &rt.dir)
     {
         eprintln!("claude-accounts: warning: {e:#}");
+    }
+    for warning in runtime::after_start(&rt, &prepared, fresh) {
+        eprintln!("claude-accounts: warning: {warning}");
     }
     if let Some(l) = session_lock.as_mut()
         && let Err(e) = l.set_claude_pid(child.id())

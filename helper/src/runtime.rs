@@ -111,6 +111,9 @@ pub fn choose(
 pub struct Prepared {
     pub settings: Option<(Report, Outcome)>,
     pub claude_json: Option<(Report, Outcome)>,
+    /// The account's seeds cache, refreshed when the seeds were read from
+    /// its `.claude.json`: written by [`after_start`], as claude starts.
+    pub seeds_cache: Option<SeedsCacheUpdate>,
     /// One line each: things the user should know (left-alone files, ignored
     /// overlays).
     pub notes: Vec<String>,
@@ -180,11 +183,32 @@ fn managed_files(rt: &Runtime, fresh: bool) -> (ManagedFile, ManagedFile) {
     )
 }
 
+/// The work a launch leaves until claude has started (the launcher only
+/// waits for it then): syncing a fresh runtime dir's files (not for a
+/// throwaway session dir, removed at the end) and writing a refreshed seeds
+/// cache. Returns what failed, as warnings: the session is running.
+pub fn after_start(rt: &Runtime, prepared: &Prepared, fresh: bool) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if fresh
+        && !rt.is_account_dir()
+        && !rt.ephemeral
+        && let Err(e) = make_durable(rt)
+    {
+        warnings.push(format!("{e:#}"));
+    }
+    if let Some(cache) = &prepared.seeds_cache {
+        // Only a cache: without it the next new worktree reads the
+        // account's .claude.json again.
+        drop(cache.write());
+    }
+    warnings
+}
+
 /// Makes a fresh runtime dir's seeded files durable (fsync of each file that
 /// exists and of the directories holding them). Run by the launcher once
 /// Claude is starting; until then a crash can lose only copies of what the
 /// account dir holds.
-pub fn make_durable(rt: &Runtime) -> Result<()> {
+fn make_durable(rt: &Runtime) -> Result<()> {
     let (settings, claude_json) = managed_files(rt, false);
     let mut dirs = Vec::new();
     for file in [
@@ -252,8 +276,14 @@ pub fn prepare(
         return Ok(prepared);
     }
     let settings = settings();
-    let claude_json =
-        apply_claude_json_file(rt, &claude_json_file, account, home, &mut prepared.notes);
+    let claude_json = apply_claude_json_file(
+        rt,
+        &claude_json_file,
+        account,
+        home,
+        &mut prepared.seeds_cache,
+        &mut prepared.notes,
+    );
     prepared.settings = Some(settings?);
     prepared.claude_json = Some(claude_json?);
     Ok(prepared)
@@ -429,11 +459,21 @@ const PROJECT_SEED: &str = "\0project";
 /// inode, size and mtime) for the same keys and holds this project: a new
 /// worktree of a project seen before then starts without reading a possibly
 /// large account file. Otherwise the account file is read and the cache
-/// updated (best effort: a cache that cannot be written is only a cache).
+/// refreshed once claude has started ([`after_start`]; best effort: a
+/// cache that cannot be written is only a cache).
 struct AccountState {
     path: PathBuf,
     cache: PathBuf,
     loaded: Option<Map<String, Value>>,
+    /// A refreshed seeds cache, written once claude has started.
+    refreshed: Option<SeedsCacheUpdate>,
+}
+
+/// A seeds cache to write (see [`after_start`]).
+#[derive(Debug)]
+pub struct SeedsCacheUpdate {
+    path: PathBuf,
+    bytes: Vec<u8>,
 }
 
 /// The seeds cache: what [`AccountState`] took from one version of the
@@ -455,17 +495,26 @@ impl AccountState {
             path: account_dir.join(".claude.json"),
             cache: account_dir.join(STATE_DIR).join("seeds-cache.json"),
             loaded: None,
+            refreshed: None,
         }
     }
 
     fn get(&mut self, account: &Account, project: Option<&str>) -> Result<&Map<String, Value>> {
         if self.loaded.is_none() {
-            self.loaded = Some(self.load(account, project)?);
+            let (seeds, refreshed) = self.load(account, project)?;
+            self.loaded = Some(seeds);
+            self.refreshed = refreshed;
         }
         Ok(self.loaded.as_ref().expect("loaded above"))
     }
 
-    fn load(&self, account: &Account, project: Option<&str>) -> Result<Map<String, Value>> {
+    /// The seeds, and the refreshed cache when they were read from the
+    /// account file.
+    fn load(
+        &self,
+        account: &Account,
+        project: Option<&str>,
+    ) -> Result<(Map<String, Value>, Option<SeedsCacheUpdate>)> {
         let identity = file_identity(&self.path);
         let cached: Option<SeedsCache> = std::fs::read_to_string(&self.cache)
             .ok()
@@ -479,7 +528,7 @@ impl AccountState {
             .as_ref()
             .is_some_and(|c| project.is_none_or(|p| c.projects.contains_key(p)));
         let mut cache = match cached {
-            Some(c) if hit => return Ok(seeds_of(&c, project)),
+            Some(c) if hit => return Ok((seeds_of(&c, project), None)),
             Some(c) => c,
             None => SeedsCache::default(),
         };
@@ -502,23 +551,33 @@ impl AccountState {
         let seeds = seeds_of(&cache, project);
         // The identity was taken before the read: if the file changed in
         // between, the cache never matches it (a miss, never a stale hit).
-        if let (Some(identity), true) = (identity, snapshot.exists) {
-            cache.identity = identity;
-            cache.seed_keys = account.seed_keys.clone();
-            cache.project_seed_keys = account.project_seed_keys.clone();
-            let private_cache = jsonfile::Options {
-                durable: false,
-                private: true,
-                ..jsonfile::Options::settings_json()
-            };
-            let written = managed::create_private_dir(self.cache.parent().expect("state dir"))
-                .and_then(|()| {
-                    let bytes = serde_json::to_vec(&cache).expect("serialisable");
-                    jsonfile::write_atomic(&self.cache, &bytes, &private_cache)
-                });
-            drop(written);
-        }
-        Ok(seeds)
+        let refreshed = match (identity, snapshot.exists) {
+            (Some(identity), true) => {
+                cache.identity = identity;
+                cache.seed_keys = account.seed_keys.clone();
+                cache.project_seed_keys = account.project_seed_keys.clone();
+                Some(SeedsCacheUpdate {
+                    path: self.cache.clone(),
+                    bytes: serde_json::to_vec(&cache).expect("serialisable"),
+                })
+            }
+            _ => None,
+        };
+        Ok((seeds, refreshed))
+    }
+}
+
+impl SeedsCacheUpdate {
+    /// Writes the cache (atomically; not synced: a lost cache is only a
+    /// cache). Best effort: the caller ignores errors.
+    fn write(&self) -> Result<()> {
+        let opts = jsonfile::Options {
+            durable: false,
+            private: true,
+            ..jsonfile::Options::settings_json()
+        };
+        managed::create_private_dir(self.path.parent().expect("state dir"))?;
+        jsonfile::write_atomic(&self.path, &self.bytes, &opts)
     }
 }
 
@@ -661,6 +720,7 @@ fn apply_claude_json_file(
     file: &ManagedFile,
     account: &Account,
     home: &Path,
+    seeds_cache: &mut Option<SeedsCacheUpdate>,
     notes: &mut Vec<String>,
 ) -> Result<(Report, Outcome)> {
     let project = rt.project_key.clone();
@@ -733,6 +793,7 @@ fn apply_claude_json_file(
         Ok(managed::Prepare { desired, extra })
     })?;
     notes.extend(overlay_note);
+    *seeds_cache = account_state.refreshed.take();
     Ok(result)
 }
 
