@@ -60,7 +60,10 @@ use serde_json::ser::PrettyFormatter;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+mod pick;
 mod scan;
+
+pub use pick::{Picked, Wanted};
 
 /// Larger files are refused (real `.claude.json` files reach tens of MB).
 pub const DEFAULT_MAX_SIZE: u64 = 512 * 1024 * 1024;
@@ -160,6 +163,43 @@ pub enum Outcome {
     Unchanged,
     /// The new content was renamed into place.
     Written,
+}
+
+/// Below this size [`pick`] reads the file whole: that is as fast.
+const PICK_MIN: u64 = 256 << 10;
+
+/// The values of `wanted.keys` and the fields of `wanted.fields_of` in
+/// `path`, which is only read, never written.
+///
+/// A large file in Claude Code's layout is not read whole: its top-level
+/// member lines are found in one pass through a small buffer and only the
+/// wanted members are parsed (see `pick.rs` for what that does and does not
+/// check). Any other file is read and validated whole, as by [`read`].
+pub fn pick(path: &Path, opts: &Options, wanted: Wanted) -> Result<Picked> {
+    let loc = locate(path, opts)?;
+    if let Some(meta) = &loc.meta
+        && meta.len() >= PICK_MIN
+    {
+        let (f, before) = open_regular(&loc.file, &loc.shown(path), opts.max_size)?;
+        if let Some(picked) = pick::pick(&f, Identity::of(&before), wanted) {
+            return Ok(picked);
+        }
+    }
+    let snapshot = read(path, opts)?;
+    let doc = snapshot.document()?;
+    let mut picked = Picked {
+        exists: snapshot.exists,
+        ..Picked::default()
+    };
+    for key in wanted.keys {
+        if let Some(value) = doc.value(key)? {
+            picked.values.insert(key.clone(), value);
+        }
+    }
+    if let Some((outer, member, fields)) = wanted.fields_of {
+        picked.fields = doc.member_fields(outer, member, fields)?;
+    }
+    Ok(picked)
 }
 
 /// Reads and validates `path`; see the module guarantees. Never writes.
@@ -1009,33 +1049,7 @@ fn lstat(path: &Path) -> Result<Option<Metadata>> {
 fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Identity)> {
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
-        let f = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(file)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::EACCES | libc::EPERM) => anyhow!(
-                    "cannot read {shown}: permission denied; make it readable by you (check its \
-                     owner and mode: ls -l {}) and run again (the file was left untouched)",
-                    file.display()
-                ),
-                _ => anyhow!(
-                    "opening {shown}: {e}; it changed while being read? run again (the file was \
-                     left untouched)"
-                ),
-            })?;
-        let before = f
-            .metadata()
-            .with_context(|| format!("looking at {shown}"))?;
-        check_regular(shown, &before)?;
-        if before.len() > max_size {
-            bail!(
-                "{shown} is {} bytes, more than the {max_size}-byte limit for this file; check \
-                 that it is the right file, and shrink it (for .claude.json: remove old `projects` \
-                 entries) or move it away, then run again (the file was left untouched)",
-                before.len()
-            );
-        }
+        let (f, before) = open_regular(file, shown, max_size)?;
         let bytes = read_contents(&f, before.len(), max_size)
             .with_context(|| format!("reading {shown}"))?;
         let after = f
@@ -1050,6 +1064,39 @@ fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Ide
         "{shown} kept changing while being read ({ATTEMPTS} attempts); something rewrites it in \
          place; run again once it is quiet (the file was left untouched)"
     )
+}
+
+/// Opens a regular file for reading, without following a link or blocking
+/// on a FIFO, and checks its size; returns it with its metadata.
+fn open_regular(file: &Path, shown: &str, max_size: u64) -> Result<(File, Metadata)> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(file)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EACCES | libc::EPERM) => anyhow!(
+                "cannot read {shown}: permission denied; make it readable by you (check its \
+                 owner and mode: ls -l {}) and run again (the file was left untouched)",
+                file.display()
+            ),
+            _ => anyhow!(
+                "opening {shown}: {e}; it changed while being read? run again (the file was \
+                 left untouched)"
+            ),
+        })?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("looking at {shown}"))?;
+    check_regular(shown, &meta)?;
+    if meta.len() > max_size {
+        bail!(
+            "{shown} is {} bytes, more than the {max_size}-byte limit for this file; check \
+             that it is the right file, and shrink it (for .claude.json: remove old `projects` \
+             entries) or move it away, then run again (the file was left untouched)",
+            meta.len()
+        );
+    }
+    Ok((f, meta))
 }
 
 /// Files at least this large are read by two threads: reading a cached file

@@ -13,7 +13,6 @@
 //! changed; it never removes or overwrites anything it did not create (a real
 //! file where a link belongs is left alone and reported).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -539,26 +538,23 @@ impl AccountState {
             Some(c) => c,
             None => SeedsCache::default(),
         };
-        let snapshot = jsonfile::read(&self.path, &jsonfile::Options::claude_json())?;
-        let doc = snapshot.document()?;
-        let mut keys = Map::new();
-        for key in &account.seed_keys {
-            if let Some(v) = doc.value(key)? {
-                keys.insert(key.clone(), v);
-            }
-        }
-        cache.keys = keys;
+        let picked = jsonfile::pick(
+            &self.path,
+            &jsonfile::Options::claude_json(),
+            jsonfile::Wanted {
+                keys: &account.seed_keys,
+                fields_of: project.map(|p| ("projects", p, &account.project_seed_keys[..])),
+            },
+        )?;
+        cache.keys = picked.values;
         if let Some(p) = project {
-            let entry = match doc.member_fields("projects", p, &account.project_seed_keys)? {
-                Some(fields) => Value::Object(fields),
-                None => Value::Null,
-            };
+            let entry = picked.fields.map_or(Value::Null, Value::Object);
             cache.projects.insert(p.to_string(), entry);
         }
         let seeds = seeds_of(&cache, project);
         // The identity was taken before the read: if the file changed in
         // between, the cache never matches it (a miss, never a stale hit).
-        let refreshed = match (identity, snapshot.exists) {
+        let refreshed = match (identity, picked.exists) {
             (Some(identity), true) => {
                 cache.identity = identity;
                 cache.seed_keys = account.seed_keys.clone();
@@ -811,35 +807,29 @@ pub fn propagate_identity(rt: &Runtime, account: &Account) -> Result<Vec<String>
     if rt.is_account_dir() || account.seed_keys.is_empty() {
         return Ok(Vec::new());
     }
-    let runtime = jsonfile::read(
-        &rt.dir.join(".claude.json"),
-        &jsonfile::Options::claude_json(),
-    )?;
-    let runtime_doc = runtime.document()?;
-    let mut found = BTreeMap::new();
-    for key in &account.seed_keys {
-        if let Some(v) = runtime_doc.value(key)? {
-            found.insert(key.clone(), v);
-        }
-    }
-    if found.is_empty() {
+    let seeds = jsonfile::Wanted {
+        keys: &account.seed_keys,
+        fields_of: None,
+    };
+    let opts = jsonfile::Options::claude_json();
+    let found = jsonfile::pick(&rt.dir.join(".claude.json"), &opts, seeds)?.values;
+    let account_file = rt.account_dir.join(".claude.json");
+    // Usually the account has them all: then it is not locked or rewritten.
+    let has = jsonfile::pick(&account_file, &opts, seeds)?.values;
+    if found.keys().all(|k| has.contains_key(k)) {
         return Ok(Vec::new());
     }
     let mut added = Vec::new();
-    jsonfile::update(
-        &rt.account_dir.join(".claude.json"),
-        &jsonfile::Options::claude_json(),
-        |doc| {
-            added.clear();
-            let mut edits = Edits::new();
-            for (key, value) in &found {
-                if doc.get(key).is_none() {
-                    edits.insert(key.clone(), Some(value.clone()));
-                    added.push(key.clone());
-                }
+    jsonfile::update(&account_file, &opts, |doc| {
+        added.clear();
+        let mut edits = Edits::new();
+        for (key, value) in &found {
+            if doc.get(key).is_none() {
+                edits.insert(key.clone(), Some(value.clone()));
+                added.push(key.clone());
             }
-            Ok(edits)
-        },
-    )?;
+        }
+        Ok(edits)
+    })?;
     Ok(added)
 }

@@ -250,7 +250,7 @@ impl Scanner<'_> {
 /// back to memory after each one would cost most of the gain. Elsewhere,
 /// and for the last bytes, [`string_end_portable`].
 #[cfg(target_arch = "x86_64")]
-fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+pub(super) fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -290,7 +290,7 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn string_end(b: &[u8], i: usize) -> Option<usize> {
+pub(super) fn string_end(b: &[u8], i: usize) -> Option<usize> {
     string_end_portable(b, i)
 }
 

@@ -395,6 +395,59 @@ fn a_new_worktree_gets_the_projects_seed_keys_and_nothing_else_of_its_entry() {
 }
 
 #[test]
+fn a_login_in_a_worktree_reaches_the_account_once() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let account_file = env.account_dir("max").join(".claude.json");
+    let wt = env.worktree(&repo, "one");
+    let (out, _) = launch_reporting(
+        &mut env,
+        "max",
+        &wt,
+        &[],
+        &[("FAKE_CLAUDE_ACTIONS", "login:wt@example.com")],
+    );
+    assert!(stderr(&out).contains("copied"), "{}", stderr(&out));
+    let mut account = read_json(&account_file);
+    assert_eq!(account["oauthAccount"]["emailAddress"], "wt@example.com");
+    assert!(account["userID"].is_string());
+
+    // A large account file in Claude's layout (read without a full parse)
+    // that already has the keys is left alone by the next session.
+    let history: Vec<Value> = (0..6000)
+        .map(|i| json!({"display": format!("prompt {i}: \"quoted\"\n  \"userID\": 1")}))
+        .collect();
+    account["projects"] = json!({"/elsewhere": {"history": history}});
+    write(&account_file, &claude_layout(&account));
+    assert!(std::fs::metadata(&account_file).unwrap().len() > 256 << 10);
+    let before = std::fs::metadata(&account_file).unwrap();
+    let two = env.worktree(&repo, "two");
+    let (out, _) = launch_reporting(&mut env, "max", &two, &[], &[]);
+    assert!(!stderr(&out).contains("copied"), "{}", stderr(&out));
+    let after = std::fs::metadata(&account_file).unwrap();
+    assert_eq!(
+        (after.ino(), after.mtime(), after.mtime_nsec()),
+        (before.ino(), before.mtime(), before.mtime_nsec()),
+        "the account file was rewritten"
+    );
+
+    // One key missing from the account: that key, and only it, is copied.
+    let user_id = account["userID"].clone();
+    account.as_object_mut().unwrap().remove("userID");
+    write(&account_file, &claude_layout(&account));
+    let (out, _) = launch_reporting(&mut env, "max", &two, &[], &[]);
+    assert!(
+        stderr(&out).contains("copied userID from"),
+        "{}",
+        stderr(&out)
+    );
+    let now = read_json(&account_file);
+    assert_eq!(now["userID"], user_id);
+    assert_eq!(now["projects"], account["projects"]);
+}
+
+#[test]
 fn credentials_refreshed_in_a_runtime_flow_back_to_the_account() {
     for mode in ["through", "replace"] {
         let mut env = TestEnv::new();

@@ -1,0 +1,410 @@
+//! Picking a few members out of a large JSON file in Claude Code's layout
+//! without holding or scanning the whole file.
+//!
+//! Claude Code writes `.claude.json` with `JSON.stringify(v, null, 2)`: a
+//! JSON string holds no raw newline, so every line break is layout, and a
+//! line that starts with exactly two spaces and a quote starts a top-level
+//! member (four spaces: a member of a top-level object). The file is read
+//! once in pieces through a small buffer to find those lines; only the
+//! wanted members are then read again and parsed, by serde_json.
+//!
+//! Guarantees:
+//! * Every value returned was parsed by serde_json from the exact bytes of
+//!   one member, which had to be `"key": value` with nothing else on its
+//!   lines: a member cut short or followed by other text is not accepted.
+//! * Anything that does not match the layout (another indentation, a
+//!   compact file, a key that is not a plain string, a file that changed
+//!   while being read) gives `None`, and the caller reads the file whole.
+//! * The members not picked are not validated: that is the point. In a file
+//!   whose layout is right this gives what a full parse gives (tested
+//!   against it); a hand-edited file whose nested lines are indented as
+//!   top-level ones could be misread, which a full parse would not do.
+
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+
+use serde::de::Deserializer;
+use serde_json::{Map, Value};
+
+use super::{FieldsOf, Identity, scan};
+
+/// What to pick: the values of top-level `keys`, and the listed fields of
+/// the object `member` of the top-level object `key` (`fields_of`).
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'w> {
+    pub keys: &'w [String],
+    pub fields_of: Option<(&'w str, &'w str, &'w [String])>,
+}
+
+/// What was picked (see [`Wanted`]).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Picked {
+    /// Whether the file exists (a missing file picks nothing).
+    pub exists: bool,
+    /// The wanted top-level keys the file has, with their values.
+    pub values: Map<String, Value>,
+    /// The wanted fields of the wanted member; `None` when there is no such
+    /// object.
+    pub fields: Option<Map<String, Value>>,
+}
+
+/// The size of the pieces the file is read in.
+const PIECE: usize = 128 << 10;
+
+/// The bytes a member line needs past its newline to be classified.
+const LOOKAHEAD: usize = 8;
+
+/// A member line: where its newline is, and its key.
+#[derive(Debug)]
+struct Line {
+    at: u64,
+    key: String,
+}
+
+/// Picks `wanted` from `file` (`len` bytes, as `before` said), or `None`
+/// when the file is not in the layout (see the module guarantees).
+pub(super) fn pick(file: &File, before: Identity, wanted: Wanted) -> Option<Picked> {
+    pick_in_pieces(file, before, wanted, PIECE)
+}
+
+fn pick_in_pieces(file: &File, before: Identity, wanted: Wanted, piece: usize) -> Option<Picked> {
+    let len = before.size;
+    let (top, inner, close) = member_lines(file, len, piece)?;
+    if file.metadata().ok().map(|m| Identity::of(&m)) != Some(before) {
+        return None; // changed while being read: the caller reads it whole
+    }
+    // The end of top-level member `i`: the next one's newline, or the
+    // newline before the closing brace.
+    let end_of = |i: usize| top.get(i + 1).map_or(close, |next| next.at);
+    let mut picked = Picked {
+        exists: true,
+        ..Picked::default()
+    };
+    for key in wanted.keys {
+        if let Some(i) = top.iter().rposition(|l| l.key == *key) {
+            let text = read_range(file, top[i].at + 1..end_of(i))?;
+            let value = member_value(&text, 2, i + 1 == top.len())?;
+            picked
+                .values
+                .insert(key.clone(), serde_json::from_slice(&text[value]).ok()?);
+        }
+    }
+    let Some((outer, member, fields)) = wanted.fields_of else {
+        return Some(picked);
+    };
+    let Some(i) = top.iter().rposition(|l| l.key == outer) else {
+        return Some(picked);
+    };
+    let text = read_range(file, top[i].at + 1..end_of(i))?;
+    let span = member_value(&text, 2, i + 1 == top.len())?;
+    let value = &text[span.clone()];
+    if !value.starts_with(b"{") {
+        return Some(picked); // not an object: no such member
+    }
+    // The lines of this occurrence's members, and where its closing brace's
+    // line starts (`value` ends with "\n  }" unless it is "{}").
+    let range = top[i].at..end_of(i);
+    let lines: Vec<&Line> = inner.iter().filter(|l| range.contains(&l.at)).collect();
+    if lines.is_empty() {
+        return (value == b"{}").then_some(picked);
+    }
+    if !value.ends_with(b"\n  }") {
+        return None;
+    }
+    let brace_line = top[i].at + 1 + span.end as u64 - 4;
+    let Some(k) = lines.iter().rposition(|l| l.key == member) else {
+        return Some(picked);
+    };
+    let end = lines.get(k + 1).map_or(brace_line, |next| next.at);
+    let text = read_range(file, lines[k].at + 1..end)?;
+    let entry = &text[member_value(&text, 4, k + 1 == lines.len())?];
+    if !entry.starts_with(b"{") {
+        return Some(picked);
+    }
+    let mut de = serde_json::Deserializer::from_slice(entry);
+    let found = (&mut de).deserialize_map(FieldsOf(fields)).ok()?;
+    de.end().ok()?;
+    picked.fields = Some(found);
+    Some(picked)
+}
+
+/// Reads `file` in pieces and returns its top-level member lines, the
+/// lines indented one level more, and where the newline before the closing
+/// brace is.
+fn member_lines(file: &File, len: u64, piece_size: usize) -> Option<(Vec<Line>, Vec<Line>, u64)> {
+    let mut top: Vec<Line> = Vec::new();
+    let mut inner: Vec<Line> = Vec::new();
+    let mut buf = vec![0; piece_size];
+    let mut offset = 0u64;
+    loop {
+        let want = piece_size.min((len - offset) as usize);
+        let piece = &mut buf[..want];
+        file.read_exact_at(piece, offset).ok()?;
+        let last = offset + want as u64 == len;
+        if offset == 0 && !piece.starts_with(b"{\n  \"") {
+            return None;
+        }
+        // Newlines near the end of a piece are looked at again in the next.
+        let limit = if last { want } else { want - LOOKAHEAD };
+        for i in memchr::memchr_iter(b'\n', &piece[..limit]) {
+            let indent = piece[i + 1..].iter().take_while(|&&b| b == b' ').count();
+            if piece.get(i + 1 + indent) != Some(&b'"') {
+                continue;
+            }
+            let list = match indent {
+                2 => &mut top,
+                // Members of top-level objects (or strings in top-level
+                // arrays): `pick` keeps those in its object's lines.
+                4 => &mut inner,
+                _ => continue,
+            };
+            let at = offset + i as u64;
+            let key = key_at(file, piece, i + 1 + indent, at + 1 + indent as u64)?;
+            list.push(Line { at, key });
+        }
+        if last {
+            break;
+        }
+        offset += limit as u64;
+    }
+    // The file ends with "\n}" and maybe a newline.
+    let tail_len = len.min(3) as usize;
+    let mut tail = vec![0; tail_len];
+    file.read_exact_at(&mut tail, len - tail_len as u64).ok()?;
+    let close = match tail.as_slice() {
+        [.., b'\n', b'}'] => len - 2,
+        [b'\n', b'}', b'\n'] => len - 3,
+        _ => return None,
+    };
+    (!top.is_empty()).then_some((top, inner, close))
+}
+
+/// The key whose opening quote is at `piece[q]` (`file` offset `at`),
+/// decoded; read from the file when it runs past the piece.
+fn key_at(file: &File, piece: &[u8], q: usize, at: u64) -> Option<String> {
+    let decode = |bytes: &[u8]| {
+        let end = scan::string_end(bytes, 1)?;
+        serde_json::from_slice::<String>(&bytes[..end]).ok()
+    };
+    if let Some(key) = decode(&piece[q..]) {
+        return Some(key);
+    }
+    let mut window = vec![0; 4096];
+    let n = file.read_at(&mut window, at).ok()?;
+    decode(&window[..n])
+}
+
+fn read_range(file: &File, range: Range<u64>) -> Option<Vec<u8>> {
+    let mut bytes = vec![0; usize::try_from(range.end.checked_sub(range.start)?).ok()?];
+    file.read_exact_at(&mut bytes, range.start).ok()?;
+    Some(bytes)
+}
+
+/// Where the value of the member `text` is (`text` is `indent` spaces,
+/// `"key": value`, and a comma unless it is the `last` member), or `None`
+/// when `text` is not that.
+fn member_value(text: &[u8], indent: usize, last: bool) -> Option<Range<usize>> {
+    if text.len() <= indent || text[..indent].iter().any(|&b| b != b' ') || text[indent] != b'"' {
+        return None;
+    }
+    let key_end = scan::string_end(text, indent + 1)?;
+    if text.get(key_end..key_end + 2)? != b": " {
+        return None;
+    }
+    let start = key_end + 2;
+    let end = if last {
+        text.len()
+    } else {
+        text.len().checked_sub(1).filter(|&e| text[e] == b',')?
+    };
+    (start < end).then_some(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// What reading `text` whole gives for `wanted`.
+    fn whole(text: &str, wanted: Wanted) -> Picked {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.json");
+        std::fs::write(&path, text).unwrap();
+        let snapshot = super::super::read(&path, &super::super::Options::claude_json()).unwrap();
+        let doc = snapshot.document().unwrap();
+        let mut picked = Picked {
+            exists: true,
+            ..Picked::default()
+        };
+        for key in wanted.keys {
+            if let Some(v) = doc.value(key).unwrap() {
+                picked.values.insert(key.clone(), v);
+            }
+        }
+        if let Some((outer, member, fields)) = wanted.fields_of {
+            picked.fields = doc.member_fields(outer, member, fields).unwrap();
+        }
+        picked
+    }
+
+    /// What picking from `text` in pieces of `piece` bytes gives.
+    fn picked(text: &str, wanted: Wanted, piece: usize) -> Option<Picked> {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        let before = Identity::of(&file.metadata().unwrap());
+        pick_in_pieces(&file, before, wanted, piece)
+    }
+
+    const KEYS: &[&str] = &["userID", "oauthAccount", "missing", "pro\"jects", "é😀"];
+
+    fn wanted<'w>(keys: &'w [String], fields: &'w [String], member: &'w str) -> Wanted<'w> {
+        Wanted {
+            keys,
+            fields_of: Some(("projects", member, fields)),
+        }
+    }
+
+    #[test]
+    fn picks_what_a_full_parse_finds_in_claudes_layout() {
+        let history: Vec<Value> = (0..40)
+            .map(|i| json!({"display": format!("line {i}\n  \"userID\": 1,\n    \"/repo\": {{"), "n": i}))
+            .collect();
+        let doc = json!({
+            "numStartups": 3,
+            "userID": "abc",
+            "projects": {
+                "/other": {"hasTrustDialogAccepted": false, "history": history},
+                "/repo": {"history": history, "hasTrustDialogAccepted": true, "mcpServers": {}},
+                "/empty": {},
+            },
+            "oauthAccount": {"emailAddress": "me@example.com", "nested": {"userID": 5}},
+            "tips": ["a", {"b": [1, 2]}, []],
+            "é😀": 1.5e300,
+            "pro\"jects": {"/repo": {"hasTrustDialogAccepted": "not this one"}},
+            "last": null,
+        });
+        let keys = strings(KEYS);
+        let fields = strings(&["hasTrustDialogAccepted", "mcpServers", "absent"]);
+        for trailing in ["", "\n"] {
+            let text = serde_json::to_string_pretty(&doc).unwrap() + trailing;
+            for member in ["/repo", "/other", "/empty", "/none"] {
+                let w = wanted(&keys, &fields, member);
+                for piece in [9, 10, 16, 37, 64, 100, 4096, PIECE] {
+                    assert_eq!(
+                        picked(&text, w, piece).as_ref(),
+                        Some(&whole(&text, w)),
+                        "{member} in pieces of {piece}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_of_repeated_keys_wins_and_escaped_keys_match() {
+        let text = "{\n  \"userID\": 1,\n  \"projects\": {\n    \"/r\": {\"t\": 1}\n  },\n  \"user\\u0049D\": 2,\n  \"projects\": {\n    \"/r\": {\"t\": 2},\n    \"\\/r\": {\"t\": 3}\n  }\n}";
+        let keys = strings(&["userID"]);
+        let fields = strings(&["t"]);
+        let w = wanted(&keys, &fields, "/r");
+        let expected = Picked {
+            exists: true,
+            values: serde_json::from_value(json!({"userID": 2})).unwrap(),
+            fields: Some(serde_json::from_value(json!({"t": 3})).unwrap()),
+        };
+        assert_eq!(whole(text, w), expected);
+        for piece in [9, 12, 20, 1000] {
+            assert_eq!(
+                picked(text, w, piece),
+                Some(expected.clone()),
+                "pieces of {piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn anything_but_the_layout_is_left_to_a_full_read() {
+        let keys = strings(&["userID"]);
+        let fields = strings(&["t"]);
+        let w = wanted(&keys, &fields, "/r");
+        let pretty = "{\n  \"userID\": 1,\n  \"projects\": {\n    \"/r\": {\"t\": 1}\n  }\n}";
+        assert!(picked(pretty, w, 64).is_some());
+        let others = [
+            r#"{"userID": 1, "projects": {"/r": {"t": 1}}}"#.to_string(),
+            pretty.replace("\n  ", "\n\t").replace("\n    ", "\n\t\t"),
+            pretty.replace("\n  ", "\n    "),
+            pretty.replace("\n", "\r\n"),
+            pretty.replace("\": 1,", "\": 1, \"x\": 2,"),
+            pretty[..pretty.len() - 1].to_string(),
+            pretty[..pretty.len() - 3].to_string(),
+            pretty.replace("\"userID\": 1,", "\"userID\": 1"),
+            pretty.replace("\"userID\": 1,", "\"userID\": [1,"),
+            pretty.replace("\"userID\"", "\"user\u{1}ID\""),
+            "{\n  \"userID\": 1\n}\n{}".to_string(),
+        ];
+        for text in &others {
+            assert_eq!(picked(text, w, 64), None, "{text:?}");
+        }
+        // A file that changed while being read.
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, pretty.as_bytes()).unwrap();
+        let mut before = Identity::of(&file.metadata().unwrap());
+        before.mtime.1 += 1;
+        assert_eq!(pick_in_pieces(&file, before, w, 64), None);
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[a-z\"\\\\\n {}:,é😀]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z/\"]{0,6}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_a_full_parse_on_any_document_in_the_layout(
+            members in prop::collection::vec(
+                (prop::sample::select(vec!["userID", "projects", "x", "oauthAccount", "/r"]), json_value()),
+                1..8,
+            ),
+            projects in prop::collection::vec(
+                (prop::sample::select(vec!["/r", "/s", "t", "/r/"]), json_value()),
+                0..5,
+            ),
+            piece in 9..200usize,
+            trailing in any::<bool>(),
+        ) {
+            let mut doc = Map::new();
+            for (key, value) in members {
+                doc.insert(key.to_string(), value);
+            }
+            let projects: Map<String, Value> =
+                projects.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            doc.insert("projects".into(), Value::Object(projects));
+            let mut text = serde_json::to_string_pretty(&doc).unwrap();
+            if trailing {
+                text.push('\n');
+            }
+            let keys = strings(&["userID", "oauthAccount", "x", "missing"]);
+            let fields = strings(&["userID", "t", "/r"]);
+            for member in ["/r", "/s", "t", "none"] {
+                let w = wanted(&keys, &fields, member);
+                prop_assert_eq!(picked(&text, w, piece), Some(whole(&text, w)), "{}", member);
+            }
+        }
+    }
+}
