@@ -176,21 +176,12 @@ const PICK_MIN: u64 = 256 << 10;
 /// wanted members are parsed (see `pick.rs` for what that does and does not
 /// check). Any other file is read and validated whole, as by [`read`].
 pub fn pick(path: &Path, opts: &Options, wanted: Wanted) -> Result<Picked> {
-    let loc = locate(path, opts)?;
-    if let Some(meta) = &loc.meta
-        && meta.len() >= PICK_MIN
-    {
-        let (f, before) = open_regular(&loc.file, &loc.shown(path), opts.max_size)?;
-        if let Some(picked) = pick::pick(&f, Identity::of(&before), wanted) {
-            return Ok(picked);
-        }
+    if let Some(picked) = pick_large(path, opts, wanted)? {
+        return Ok(picked);
     }
     let snapshot = read(path, opts)?;
     let doc = snapshot.document()?;
-    let mut picked = Picked {
-        exists: snapshot.exists,
-        ..Picked::default()
-    };
+    let mut picked = Picked::asked(wanted, snapshot.exists);
     for key in wanted.keys {
         if let Some(value) = doc.value(key)? {
             picked.values.insert(key.clone(), value);
@@ -200,6 +191,55 @@ pub fn pick(path: &Path, opts: &Options, wanted: Wanted) -> Result<Picked> {
         picked.fields = doc.member_fields(outer, member, fields)?;
     }
     Ok(picked)
+}
+
+/// [`pick`] when `path` is large and in Claude Code's layout; `None` (the
+/// file not read) otherwise.
+pub fn pick_large(path: &Path, opts: &Options, wanted: Wanted) -> Result<Option<Picked>> {
+    let loc = locate(path, opts)?;
+    match &loc.meta {
+        Some(meta) if meta.len() >= PICK_MIN => {
+            let (f, before) = open_regular(&loc.file, &loc.shown(path), opts.max_size)?;
+            Ok(pick::pick(&f, Identity::of(&before), wanted))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What is read of a file to decide what to change in it: a few of its
+/// members, from the whole parsed file ([`Document`]) or from members
+/// [`pick`]ed out of it ([`Picked`], which answers only for what it
+/// picked and is an error otherwise).
+pub trait Members {
+    /// The parsed value of a top-level key (the last one if it repeats).
+    fn value(&self, key: &str) -> Result<Option<Value>>;
+    /// Whether the file has the top-level key.
+    fn has(&self, key: &str) -> Result<bool>;
+    /// The `fields` of the object `member` of the object at top-level `key`;
+    /// see [`Document::member_fields`].
+    fn member_fields(
+        &self,
+        key: &str,
+        member: &str,
+        fields: &[String],
+    ) -> Result<Option<Map<String, Value>>>;
+}
+
+impl Members for Document<'_> {
+    fn value(&self, key: &str) -> Result<Option<Value>> {
+        Document::value(self, key)
+    }
+    fn has(&self, key: &str) -> Result<bool> {
+        Ok(self.get(key).is_some())
+    }
+    fn member_fields(
+        &self,
+        key: &str,
+        member: &str,
+        fields: &[String],
+    ) -> Result<Option<Map<String, Value>>> {
+        Document::member_fields(self, key, member, fields)
+    }
 }
 
 /// Reads and validates `path`; see the module guarantees. Never writes.

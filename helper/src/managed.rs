@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
 use crate::apply::{self, Policy, Report};
-use crate::jsonfile::{self, Edits, Outcome, Symlinks};
+use crate::jsonfile::{self, Edits, Members, Outcome, Symlinks, Wanted};
 
 /// Directory, inside a config dir, that holds the helper's own state.
 pub use crate::lock::STATE_DIR;
@@ -105,7 +105,12 @@ impl ManagedFile {
         desired: &Map<String, Value>,
         fallback_record: Option<Map<String, Value>>,
     ) -> Result<(Report, Outcome)> {
-        self.apply_with(fallback_record, |_| {
+        let keys: Vec<String> = desired.keys().cloned().collect();
+        let reads = Wanted {
+            keys: &keys,
+            fields_of: None,
+        };
+        self.apply_with(fallback_record, Some(reads), |_| {
             Ok(Prepare {
                 desired: desired.clone(),
                 extra: Edits::new(),
@@ -117,12 +122,27 @@ impl ManagedFile {
     /// retry) and returns the desired keys and extra edits of keys Nix does not
     /// own (seeds); both are committed in one atomic write. Extra edits of
     /// owned keys are ignored: declared values always win.
+    ///
+    /// `reads` names what `prepare` reads (the record's keys are added):
+    /// when the file is large and in Claude Code's layout, those members
+    /// are [`jsonfile::pick`]ed first, and if they show that nothing is to
+    /// change, the file is not read whole. Otherwise (and whenever `prepare`
+    /// asks for something else) it is read, validated and updated as usual.
     pub fn apply_with(
         &self,
         fallback_record: Option<Map<String, Value>>,
-        mut prepare: impl FnMut(&jsonfile::Document<'_>) -> Result<Prepare>,
+        reads: Option<Wanted<'_>>,
+        mut prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
     ) -> Result<(Report, Outcome)> {
         let last = self.last_applied()?.or(fallback_record);
+        if let Some(reads) = reads
+            && let Some((report, desired)) = self.unchanged(reads, last.as_ref(), &mut prepare)?
+        {
+            if last.as_ref() != Some(&desired) {
+                self.write_record(&desired)?;
+            }
+            return Ok((report, Outcome::Unchanged));
+        }
         let mut report = Report::default();
         let mut applied = None;
         let outcome = jsonfile::update(&self.path, &self.opts, |doc| {
@@ -140,6 +160,45 @@ impl ManagedFile {
             self.write_record(&desired)?;
         }
         Ok((report, outcome))
+    }
+
+    /// The report and declared keys, when the members `reads` and `last`
+    /// name, picked out of a large file, show that it already holds what
+    /// an apply would write; `None` when they do not or cannot tell.
+    fn unchanged(
+        &self,
+        reads: Wanted<'_>,
+        last: Option<&Map<String, Value>>,
+        prepare: &mut impl FnMut(&dyn Members) -> Result<Prepare>,
+    ) -> Result<Option<(Report, Map<String, Value>)>> {
+        let mut keys = reads.keys.to_vec();
+        for key in last.into_iter().flat_map(|l| l.keys()) {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        let wanted = Wanted {
+            keys: &keys,
+            fields_of: reads.fields_of,
+        };
+        let Some(picked) = jsonfile::pick_large(&self.path, &self.opts, wanted)? else {
+            return Ok(None);
+        };
+        // An error here (a member not picked, one that does not decode) is
+        // left to the full read, which reports it exactly.
+        let Ok(Prepare { desired, extra }) = prepare(&picked) else {
+            return Ok(None);
+        };
+        let Ok((report, mut edits)) = compute(&picked, &desired, last, &self.policy) else {
+            return Ok(None);
+        };
+        for (key, value) in extra {
+            edits.entry(key).or_insert(value);
+        }
+        let holds = edits
+            .iter()
+            .all(|(key, edit)| picked.value(key).is_ok_and(|current| current == *edit));
+        Ok(holds.then_some((report, desired)))
     }
 
     fn write_record(&self, desired: &Map<String, Value>) -> Result<()> {
@@ -169,7 +228,7 @@ pub struct Prepare {
 
 /// The owned top-level keys of `doc` after a three-way apply, as edits.
 fn compute(
-    doc: &jsonfile::Document<'_>,
+    doc: &dyn Members,
     desired: &Map<String, Value>,
     last: Option<&Map<String, Value>>,
     policy: &Policy,

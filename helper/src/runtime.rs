@@ -672,18 +672,23 @@ const TRUST_FLAG: &str = "hasTrustDialogAccepted";
 /// decoded: the entry's prompt history, often most of its bytes, and the
 /// other projects stay raw text.
 fn project_fields(
-    doc: &jsonfile::Document<'_>,
+    doc: &dyn jsonfile::Members,
     project: Option<&str>,
     account: &Account,
 ) -> Result<Option<Value>> {
     let Some(p) = project else {
         return Ok(None);
     };
+    Ok(doc
+        .member_fields("projects", p, &project_field_names(account))?
+        .map(Value::Object))
+}
+
+/// The fields [`project_fields`] reads.
+fn project_field_names(account: &Account) -> Vec<String> {
     let mut fields = account.project_seed_keys.clone();
     fields.push(TRUST_FLAG.to_string());
-    Ok(doc
-        .member_fields("projects", p, &fields)?
-        .map(Value::Object))
+    fields
 }
 
 /// Identity (inode, size, mtime) of a file, for the seeds cache.
@@ -733,16 +738,32 @@ fn apply_claude_json_file(
     let mut account_state = AccountState::new(&rt.account_dir);
     let seeding = !rt.is_account_dir();
     let mut overlay_note = None;
-    let result = file.apply_with(None, |doc| {
+    // What the preparation below reads: the declared keys (the overlay's
+    // servers go under one of them), the seed keys, the project's fields.
+    let mut keys: Vec<String> = account.claude_json.keys().cloned().collect();
+    keys.extend(account.seed_keys.iter().cloned());
+    keys.push("mcpServers".to_string());
+    let fields = project_field_names(account);
+    let reads = jsonfile::Wanted {
+        keys: &keys,
+        fields_of: project_name
+            .as_deref()
+            .map(|p| ("projects", p, &fields[..])),
+    };
+    let result = file.apply_with(None, Some(reads), |doc| {
         let mut extra = Edits::new();
         let mut runtime_project = project_fields(doc, project_name.as_deref(), account)?;
         if seeding {
             let missing: Vec<String> = account
                 .seed_keys
                 .iter()
-                .filter(|k| !account.claude_json.contains_key(*k) && doc.get(k).is_none())
-                .cloned()
-                .collect();
+                .filter(|k| !account.claude_json.contains_key(*k))
+                .filter_map(|k| match doc.has(k) {
+                    Ok(true) => None,
+                    Ok(false) => Some(Ok(k.clone())),
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_>>()?;
             let project_missing = project_name.is_some()
                 && account
                     .project_seed_keys

@@ -24,10 +24,11 @@ use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 
+use anyhow::{Result, anyhow};
 use serde::de::Deserializer;
 use serde_json::{Map, Value};
 
-use super::{FieldsOf, Identity, scan};
+use super::{FieldsOf, Identity, Members, scan};
 
 /// What to pick: the values of top-level `keys`, and the listed fields of
 /// the object `member` of the top-level object `key` (`fields_of`).
@@ -47,6 +48,74 @@ pub struct Picked {
     /// The wanted fields of the wanted member; `None` when there is no such
     /// object.
     pub fields: Option<Map<String, Value>>,
+    /// What was asked for, so that [`Members`] can refuse anything else.
+    asked: Asked,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Asked {
+    keys: Vec<String>,
+    fields_of: Option<(String, String, Vec<String>)>,
+}
+
+impl Asked {
+    fn of(wanted: Wanted) -> Asked {
+        Asked {
+            keys: wanted.keys.to_vec(),
+            fields_of: wanted
+                .fields_of
+                .map(|(k, m, f)| (k.to_string(), m.to_string(), f.to_vec())),
+        }
+    }
+}
+
+impl Picked {
+    /// What the full read of a file gave for `wanted` (see [`super::pick`]).
+    pub(super) fn asked(wanted: Wanted, exists: bool) -> Picked {
+        Picked {
+            exists,
+            asked: Asked::of(wanted),
+            ..Picked::default()
+        }
+    }
+
+    fn picked(&self, key: &str) -> Result<()> {
+        if self.asked.keys.iter().any(|k| k == key) {
+            Ok(())
+        } else {
+            Err(anyhow!("{key:?} was not picked"))
+        }
+    }
+}
+
+impl Members for Picked {
+    fn value(&self, key: &str) -> Result<Option<Value>> {
+        self.picked(key)?;
+        Ok(self.values.get(key).cloned())
+    }
+    fn has(&self, key: &str) -> Result<bool> {
+        self.picked(key)?;
+        Ok(self.values.contains_key(key))
+    }
+    fn member_fields(
+        &self,
+        key: &str,
+        member: &str,
+        fields: &[String],
+    ) -> Result<Option<Map<String, Value>>> {
+        match &self.asked.fields_of {
+            Some((k, m, f)) if k == key && m == member && fields.iter().all(|x| f.contains(x)) => {
+                Ok(self.fields.as_ref().map(|found| {
+                    found
+                        .iter()
+                        .filter(|(name, _)| fields.contains(name))
+                        .map(|(name, value)| (name.clone(), value.clone()))
+                        .collect()
+                }))
+            }
+            _ => Err(anyhow!("the fields of {key:?} {member:?} were not picked")),
+        }
+    }
 }
 
 /// The size of the pieces the file is read in.
@@ -77,10 +146,7 @@ fn pick_in_pieces(file: &File, before: Identity, wanted: Wanted, piece: usize) -
     // The end of top-level member `i`: the next one's newline, or the
     // newline before the closing brace.
     let end_of = |i: usize| top.get(i + 1).map_or(close, |next| next.at);
-    let mut picked = Picked {
-        exists: true,
-        ..Picked::default()
-    };
+    let mut picked = Picked::asked(wanted, true);
     for key in wanted.keys {
         if let Some(i) = top.iter().rposition(|l| l.key == *key) {
             let text = read_range(file, top[i].at + 1..end_of(i))?;
@@ -238,10 +304,7 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let snapshot = super::super::read(&path, &super::super::Options::claude_json()).unwrap();
         let doc = snapshot.document().unwrap();
-        let mut picked = Picked {
-            exists: true,
-            ..Picked::default()
-        };
+        let mut picked = Picked::asked(wanted, true);
         for key in wanted.keys {
             if let Some(v) = doc.value(key).unwrap() {
                 picked.values.insert(key.clone(), v);
@@ -313,9 +376,9 @@ mod tests {
         let fields = strings(&["t"]);
         let w = wanted(&keys, &fields, "/r");
         let expected = Picked {
-            exists: true,
             values: serde_json::from_value(json!({"userID": 2})).unwrap(),
             fields: Some(serde_json::from_value(json!({"t": 3})).unwrap()),
+            ..Picked::asked(w, true)
         };
         assert_eq!(whole(text, w), expected);
         for piece in [9, 12, 20, 1000] {

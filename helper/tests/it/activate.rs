@@ -138,6 +138,75 @@ fn switch_enforces_prunes_and_keeps_everything_else() {
 }
 
 #[test]
+fn a_large_file_is_checked_from_its_members_and_updated_like_a_small_one() {
+    let mut env = TestEnv::new();
+    let dir = env.account_dir("max");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(".claude.json");
+    // Above the size from which unchanged files are checked member by member.
+    std::fs::write(&path, realistic_claude_json(400)).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 256 << 10);
+    assert_success(&env.activate(&[]));
+    let projects = read_json(&path)["projects"].clone();
+
+    // Nothing to do, then only Claude's own changes (a counter, a user-scope
+    // server): quiet, and the file is not rewritten.
+    let before = file_state(&path);
+    let out = env.activate(&[]);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(file_state(&path), before);
+    let mut c = read_json(&path);
+    c["numStartups"] = 43.into();
+    c["mcpServers"]["user-added"] = json!({"command": "mine"});
+    std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    let before = file_state(&path);
+    let out = env.activate(&[]);
+    assert_eq!(stdout(&out), "", "Claude's changes are not drift");
+    assert_eq!(file_state(&path), before);
+
+    // Drift in a declared value is seen and repaired.
+    c["mcpServers"]["nix-server"]["command"] = "edited".into();
+    std::fs::write(&path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    let out = env.activate(&[]);
+    assert!(stdout(&out).contains("drifted"), "{}", stdout(&out));
+    let c = read_json(&path);
+    assert_eq!(c["mcpServers"]["nix-server"]["command"], "nix-mcp");
+
+    // A server Nix no longer declares is pruned, one it adds appears, and
+    // the rest of the file is what it was.
+    env.manifest["accounts"]["max"]["claudeJson"]["mcpServers"] =
+        json!({"new-server": {"type": "http", "url": "https://x"}});
+    assert_success(&env.activate(&[]));
+    let after = read_json(&path);
+    assert_eq!(
+        after["mcpServers"],
+        json!({"user-added": {"command": "mine"}, "new-server": {"type": "http", "url": "https://x"}})
+    );
+    assert_eq!(after["projects"], projects);
+    assert_eq!(after["numStartups"], 43);
+
+    // Damage in a member no declared key reads: with nothing to change the
+    // file is left as it is (it is not read whole); a change reads it whole
+    // and refuses it, untouched.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let damaged = text.replacen("\"allowedTools\": []", "\"allowedTools\": [,]", 1);
+    assert_ne!(damaged, text);
+    std::fs::write(&path, &damaged).unwrap();
+    let before = file_state(&path);
+    assert_success(&env.activate(&[]));
+    assert_eq!(file_state(&path), before);
+    env.manifest["accounts"]["max"]["claudeJson"]["mcpServers"] = json!({});
+    let out = env.activate(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&path.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(file_state(&path), before);
+}
+
+#[test]
 fn dry_run_prints_the_patch_and_changes_nothing() {
     let mut env = TestEnv::new();
     let out = env.activate(&["--dry-run"]);
@@ -315,7 +384,7 @@ fn a_full_disk_leaves_the_file_byte_identical() {
     let dir = env.account_dir("max");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(".claude.json");
-    std::fs::write(&path, realistic_claude_json(200)).unwrap();
+    std::fs::write(&path, realistic_claude_json(400)).unwrap();
     let before = file_state(&path);
     let size = before.0.len() as u64;
     let manifest = env.write_manifest();

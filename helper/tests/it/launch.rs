@@ -448,6 +448,43 @@ fn a_login_in_a_worktree_reaches_the_account_once() {
 }
 
 #[test]
+fn a_large_runtime_file_is_left_alone_until_something_changes() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = TestEnv::new();
+    let repo = env.repo("repo");
+    let key = repo.to_str().unwrap();
+    let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
+    let path = rt.join(".claude.json");
+    // What a long-used runtime holds: this project's history, trusted.
+    let mut state = read_json(&path);
+    let history: Vec<Value> = (0..6000)
+        .map(|i| json!({"display": format!("prompt {i}: \"quoted\"\n  \"mcpServers\": 1")}))
+        .collect();
+    state["projects"] = json!({key: {"hasTrustDialogAccepted": true, "history": history}});
+    write(&path, &claude_layout(&state));
+    assert!(std::fs::metadata(&path).unwrap().len() > 256 << 10);
+    let identity = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.ino(), m.mtime(), m.mtime_nsec())
+    };
+    let before = identity(&path);
+    run_report(&mut env, "max", &repo, &[], "");
+    assert_eq!(identity(&path), before, "a re-launch rewrote it");
+
+    // The project's overlay (trusted by Claude's flag) is a change.
+    std::fs::create_dir_all(repo.join(".claude")).unwrap();
+    std::fs::write(
+        repo.join(".claude/.mcp.json"),
+        r#"{"mcpServers": {"db": {"command": "pg-mcp"}}}"#,
+    )
+    .unwrap();
+    run_report(&mut env, "max", &repo, &[], "");
+    let after = read_json(&path);
+    assert_eq!(after["mcpServers"]["db"], json!({"command": "pg-mcp"}));
+    assert_eq!(after["projects"], state["projects"]);
+}
+
+#[test]
 fn credentials_refreshed_in_a_runtime_flow_back_to_the_account() {
     for mode in ["through", "replace"] {
         let mut env = TestEnv::new();
