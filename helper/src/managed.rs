@@ -105,12 +105,15 @@ impl ManagedFile {
         desired: &Map<String, Value>,
         fallback_record: Option<Map<String, Value>>,
     ) -> Result<(Report, Outcome)> {
+        let last = self.last_applied()?.or(fallback_record);
         let keys: Vec<String> = desired.keys().cloned().collect();
-        let reads = Wanted {
+        // A changed declaration is a write: picking members first would
+        // only add a pass over the file.
+        let reads = (last.as_ref() == Some(desired)).then_some(Wanted {
             keys: &keys,
             fields_of: None,
-        };
-        self.apply_with(fallback_record, Some(reads), |_| {
+        });
+        self.apply_from(last, reads, |_| {
             Ok(Prepare {
                 desired: desired.clone(),
                 extra: Edits::new(),
@@ -132,9 +135,19 @@ impl ManagedFile {
         &self,
         fallback_record: Option<Map<String, Value>>,
         reads: Option<Wanted<'_>>,
-        mut prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
+        prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
     ) -> Result<(Report, Outcome)> {
         let last = self.last_applied()?.or(fallback_record);
+        self.apply_from(last, reads, prepare)
+    }
+
+    /// [`ManagedFile::apply_with`] from the record `last`.
+    fn apply_from(
+        &self,
+        last: Option<Map<String, Value>>,
+        reads: Option<Wanted<'_>>,
+        mut prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
+    ) -> Result<(Report, Outcome)> {
         if let Some(reads) = reads
             && let Some((report, desired)) = self.unchanged(reads, last.as_ref(), &mut prepare)?
         {
