@@ -1199,9 +1199,6 @@ fn read_contents(f: &File, expected: u64, max_size: u64) -> io::Result<Vec<u8>> 
     Ok(bytes)
 }
 
-/// Buffers smaller than this are left to fault in page by page.
-const PREFAULT_MIN: usize = 64 << 10;
-
 /// Makes the `len` bytes at `start` (a fresh buffer the caller owns, about
 /// to be filled) resident in one system call, backed by huge pages where
 /// they cover whole 2 MiB-aligned blocks.
@@ -1217,6 +1214,8 @@ const PREFAULT_MIN: usize = 64 << 10;
 /// but the speed.
 #[cfg(target_os = "linux")]
 fn prefault(start: *mut u8, len: usize) {
+    /// Buffers smaller than this are left to fault in page by page.
+    const PREFAULT_MIN: usize = 64 << 10;
     const PAGE: usize = 4 << 10;
     const HUGE: usize = 2 << 20;
     if len < PREFAULT_MIN {
