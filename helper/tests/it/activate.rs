@@ -395,8 +395,8 @@ fn a_full_disk_leaves_the_file_byte_identical() {
         cmd.pre_exec(move || {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             let lim = libc::rlimit {
-                rlim_cur: size / 2,
-                rlim_max: size / 2,
+                rlim_cur: (size / 2) as libc::rlim_t,
+                rlim_max: (size / 2) as libc::rlim_t,
             };
             if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
