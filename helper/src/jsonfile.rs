@@ -2083,7 +2083,8 @@ mod tests {
         assert!(other.ends_with("is unchanged"), "{other}");
     }
 
-    fn value_strategy() -> impl Strategy<Value = Value> {
+    /// Random JSON values with the characters that need escaping.
+    pub(super) fn value_strategy() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
