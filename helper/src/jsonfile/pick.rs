@@ -70,7 +70,7 @@ impl Asked {
 }
 
 impl Picked {
-    /// What the full read of a file gave for `wanted` (see [`super::pick`]).
+    /// Nothing picked yet of `wanted`; the caller fills in what it finds.
     pub(super) fn asked(wanted: Wanted, exists: bool) -> Picked {
         Picked {
             exists,
