@@ -394,6 +394,15 @@ fn a_new_worktree_gets_the_projects_seed_keys_and_nothing_else_of_its_entry() {
     );
 }
 
+/// A project's prompt history of about 300 KB in Claude's layout, whose
+/// prompts quote `"<key>": 1` after a newline, as a top-level member of the
+/// file would look if JSON strings could hold raw newlines.
+fn long_history(key: &str) -> Value {
+    (0..6000)
+        .map(|i| json!({"display": format!("prompt {i}: \"quoted\"\n  \"{key}\": 1")}))
+        .collect()
+}
+
 #[test]
 fn a_login_in_a_worktree_reaches_the_account_once() {
     use std::os::unix::fs::MetadataExt;
@@ -415,9 +424,7 @@ fn a_login_in_a_worktree_reaches_the_account_once() {
 
     // A large account file in Claude's layout (read without a full parse)
     // that already has the keys is left alone by the next session.
-    let history: Vec<Value> = (0..6000)
-        .map(|i| json!({"display": format!("prompt {i}: \"quoted\"\n  \"userID\": 1")}))
-        .collect();
+    let history = long_history("userID");
     account["projects"] = json!({"/elsewhere": {"history": history}});
     write(&account_file, &claude_layout(&account));
     assert!(std::fs::metadata(&account_file).unwrap().len() > 256 << 10);
@@ -457,9 +464,7 @@ fn a_large_runtime_file_is_left_alone_until_something_changes() {
     let path = rt.join(".claude.json");
     // What a long-used runtime holds: this project's history, trusted.
     let mut state = read_json(&path);
-    let history: Vec<Value> = (0..6000)
-        .map(|i| json!({"display": format!("prompt {i}: \"quoted\"\n  \"mcpServers\": 1")}))
-        .collect();
+    let history = long_history("mcpServers");
     state["projects"] = json!({key: {"hasTrustDialogAccepted": true, "history": history}});
     write(&path, &claude_layout(&state));
     assert!(std::fs::metadata(&path).unwrap().len() > 256 << 10);
