@@ -29,6 +29,16 @@ fn run_report(env: &mut TestEnv, account: &str, cwd: &Path, args: &[&str], actio
     launch_reporting(env, account, cwd, args, &[("FAKE_CLAUDE_ACTIONS", actions)]).1
 }
 
+/// Logs `max` in as a user first would: a session outside any repository
+/// (so in the account dir itself) running the fake claude's `login` action;
+/// returns that directory.
+fn log_in_outside_git(env: &mut TestEnv, login: &str) -> PathBuf {
+    let plain = env.root.join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    run_report(env, "max", &plain, &[], login);
+    plain
+}
+
 /// Runs one session to completion with the fake claude's settings in
 /// `fake_env`, requires success, and returns the output and claude's report.
 fn launch_reporting(
@@ -333,9 +343,7 @@ fn a_fresh_worktree_starts_logged_in_with_the_credentials_link() {
     let mut env = TestEnv::new();
     let account_dir = env.account_dir("max");
     // Log in once outside git (the account dir).
-    let plain = env.root.join("plain");
-    std::fs::create_dir_all(&plain).unwrap();
-    run_report(&mut env, "max", &plain, &[], "login");
+    log_in_outside_git(&mut env, "login");
     let account_state = read_json(&account_dir.join(".claude.json"));
     assert!(account_state.get("oauthAccount").is_some());
 
@@ -354,9 +362,7 @@ fn a_fresh_worktree_starts_logged_in_with_the_credentials_link() {
 #[test]
 fn a_new_worktree_gets_the_projects_seed_keys_and_nothing_else_of_its_entry() {
     let mut env = TestEnv::new();
-    let plain = env.root.join("plain");
-    std::fs::create_dir_all(&plain).unwrap();
-    run_report(&mut env, "max", &plain, &[], "login");
+    log_in_outside_git(&mut env, "login");
     let repo = env.repo("repo");
     let key = repo.to_str().unwrap();
     let account_file = env.account_dir("max").join(".claude.json");
@@ -494,9 +500,7 @@ fn credentials_refreshed_in_a_runtime_flow_back_to_the_account() {
     for mode in ["through", "replace"] {
         let mut env = TestEnv::new();
         let account_dir = env.account_dir("max");
-        let plain = env.root.join("plain");
-        std::fs::create_dir_all(&plain).unwrap();
-        run_report(&mut env, "max", &plain, &[], "login");
+        log_in_outside_git(&mut env, "login");
         let repo = env.repo("repo");
         let (_, report) = launch_reporting(
             &mut env,
@@ -775,9 +779,7 @@ fn throwaway_sessions_are_removed_unless_kept() {
 fn relaunching_writes_nothing_when_nothing_changed() {
     use std::os::unix::fs::MetadataExt;
     let mut env = TestEnv::new();
-    let plain = env.root.join("plain");
-    std::fs::create_dir_all(&plain).unwrap();
-    run_report(&mut env, "max", &plain, &[], "login");
+    log_in_outside_git(&mut env, "login");
     let repo = env.repo("repo");
     let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
     let state = |rt: &Path| -> Vec<(PathBuf, u64, i64, i64)> {
@@ -803,9 +805,7 @@ fn relaunching_writes_nothing_when_nothing_changed() {
 #[test]
 fn an_empty_runtime_file_left_by_a_crash_is_seeded_again() {
     let mut env = TestEnv::new();
-    let plain = env.root.join("plain");
-    std::fs::create_dir_all(&plain).unwrap();
-    run_report(&mut env, "max", &plain, &[], "login");
+    let plain = log_in_outside_git(&mut env, "login");
     let repo = env.repo("repo");
     let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
     std::fs::write(rt.join(".claude.json"), "").unwrap();
@@ -851,9 +851,7 @@ fn close_finds_an_account_isolated_session_from_any_worktree() {
 fn seeds_come_from_the_cache_until_the_account_file_changes() {
     use std::os::unix::fs::MetadataExt;
     let mut env = TestEnv::new();
-    let plain = env.root.join("plain");
-    std::fs::create_dir_all(&plain).unwrap();
-    run_report(&mut env, "max", &plain, &[], "login:first@example.com");
+    log_in_outside_git(&mut env, "login:first@example.com");
     let account_file = env.account_dir("max").join(".claude.json");
     let repo = env.repo("repo");
     let wt1 = env.worktree(&repo, "one");
