@@ -223,6 +223,12 @@ pub trait Members {
         member: &str,
         fields: &[String],
     ) -> Result<Option<Map<String, Value>>>;
+
+    /// Whether the file's value for `key` already is `edit` (`None`: the
+    /// key is absent); false when that cannot be told.
+    fn holds(&self, key: &str, edit: Option<&Value>) -> bool {
+        matches!(self.value(key), Ok(current) if current.as_ref() == edit)
+    }
 }
 
 impl Members for Document<'_> {
@@ -467,11 +473,6 @@ impl<'a> Document<'a> {
     /// The index of the last entry of `key`.
     fn index(&self, key: &str) -> Option<usize> {
         self.entries.iter().rposition(|(k, _)| *k == key)
-    }
-
-    /// Whether the file's value for `key` already is `edit`.
-    fn holds(&self, key: &str, edit: Option<&Value>) -> bool {
-        matches!(self.value(key), Ok(current) if current.as_ref() == edit)
     }
 }
 

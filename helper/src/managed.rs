@@ -148,27 +148,25 @@ impl ManagedFile {
         reads: Option<Wanted<'_>>,
         mut prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
     ) -> Result<(Report, Outcome)> {
-        if let Some(reads) = reads
-            && let Some((report, desired)) = self.unchanged(reads, last.as_ref(), &mut prepare)?
-        {
-            if last.as_ref() != Some(&desired) {
-                self.write_record(&desired)?;
+        let unchanged = match reads {
+            Some(reads) => self.unchanged(reads, last.as_ref(), &mut prepare)?,
+            None => None,
+        };
+        let (report, desired, outcome) = match unchanged {
+            Some((report, desired)) => (report, desired, Outcome::Unchanged),
+            None => {
+                let mut decided = None;
+                let outcome = jsonfile::update(&self.path, &self.opts, |doc| {
+                    let (report, desired, edits) =
+                        decide(doc, last.as_ref(), &self.policy, &mut prepare)?;
+                    decided = Some((report, desired));
+                    Ok(edits)
+                })?;
+                let (report, desired) =
+                    decided.expect("update calls the edit function at least once");
+                (report, desired, outcome)
             }
-            return Ok((report, Outcome::Unchanged));
-        }
-        let mut report = Report::default();
-        let mut applied = None;
-        let outcome = jsonfile::update(&self.path, &self.opts, |doc| {
-            let Prepare { desired, extra } = prepare(doc)?;
-            let (r, mut edits) = compute(doc, &desired, last.as_ref(), &self.policy)?;
-            for (key, value) in extra {
-                edits.entry(key).or_insert(value);
-            }
-            report = r;
-            applied = Some(desired);
-            Ok(edits)
-        })?;
-        let desired = applied.expect("update calls the edit function at least once");
+        };
         if last.as_ref() != Some(&desired) {
             self.write_record(&desired)?;
         }
@@ -199,18 +197,12 @@ impl ManagedFile {
         };
         // An error here (a member not picked, one that does not decode) is
         // left to the full read, which reports it exactly.
-        let Ok(Prepare { desired, extra }) = prepare(&picked) else {
+        let Ok((report, desired, edits)) = decide(&picked, last, &self.policy, prepare) else {
             return Ok(None);
         };
-        let Ok((report, mut edits)) = compute(&picked, &desired, last, &self.policy) else {
-            return Ok(None);
-        };
-        for (key, value) in extra {
-            edits.entry(key).or_insert(value);
-        }
         let holds = edits
             .iter()
-            .all(|(key, edit)| picked.value(key).is_ok_and(|current| current == *edit));
+            .all(|(key, edit)| picked.holds(key, edit.as_ref()));
         Ok(holds.then_some((report, desired)))
     }
 
@@ -237,6 +229,23 @@ pub struct Prepare {
     pub desired: Map<String, Value>,
     /// Edits of keys Nix does not own, committed in the same write.
     pub extra: Edits,
+}
+
+/// What an apply of `prepare`'s declared keys makes of `doc`: the report,
+/// the declared keys, and the edits (the extra ones of keys Nix does not
+/// own included; declared values win).
+fn decide(
+    doc: &dyn Members,
+    last: Option<&Map<String, Value>>,
+    policy: &Policy,
+    prepare: &mut impl FnMut(&dyn Members) -> Result<Prepare>,
+) -> Result<(Report, Map<String, Value>, Edits)> {
+    let Prepare { desired, extra } = prepare(doc)?;
+    let (report, mut edits) = compute(doc, &desired, last, policy)?;
+    for (key, value) in extra {
+        edits.entry(key).or_insert(value);
+    }
+    Ok((report, desired, edits))
 }
 
 /// The owned top-level keys of `doc` after a three-way apply, as edits.
