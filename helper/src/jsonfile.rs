@@ -180,8 +180,12 @@ pub fn pick(path: &Path, opts: &Options, wanted: Wanted) -> Result<Picked> {
         return Ok(picked);
     }
     let snapshot = read(path, opts)?;
-    let doc = snapshot.document()?;
-    let mut picked = Picked::asked(wanted, snapshot.exists);
+    pick_from(&snapshot.document()?, wanted, snapshot.exists)
+}
+
+/// [`pick`] from a file read whole.
+fn pick_from(doc: &Document<'_>, wanted: Wanted, exists: bool) -> Result<Picked> {
+    let mut picked = Picked::asked(wanted, exists);
     for key in wanted.keys {
         if let Some(value) = doc.value(key)? {
             picked.values.insert(key.clone(), value);

@@ -304,17 +304,7 @@ mod tests {
         let path = dir.path().join("f.json");
         std::fs::write(&path, text).unwrap();
         let snapshot = super::super::read(&path, &super::super::Options::claude_json()).unwrap();
-        let doc = snapshot.document().unwrap();
-        let mut picked = Picked::asked(wanted, true);
-        for key in wanted.keys {
-            if let Some(v) = doc.value(key).unwrap() {
-                picked.values.insert(key.clone(), v);
-            }
-        }
-        if let Some((outer, member, fields)) = wanted.fields_of {
-            picked.fields = doc.member_fields(outer, member, fields).unwrap();
-        }
-        picked
+        super::super::pick_from(&snapshot.document().unwrap(), wanted, true).unwrap()
     }
 
     /// What picking from `text` in pieces of `piece` bytes gives.
