@@ -55,6 +55,26 @@ pub enum Command {
         #[arg(last = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Run a Claude Code session of the account the current directory gets
+    /// (what the `claude` dispatcher runs): `CLAUDE_ACCOUNT` if set, else the
+    /// account of the longest `accountFor` directory containing it, else
+    /// `defaultAccount`. Then exactly what `launch --account <it>` runs;
+    /// everything after `--` reaches claude untouched.
+    ///
+    /// Example: `claude-accounts dispatch --manifest M -- -p "hello"`
+    Dispatch {
+        #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
+        manifest: PathBuf,
+        /// Override the account's isolation for this session.
+        #[arg(long, env = "CLAUDE_ACCOUNTS_ISOLATION")]
+        isolation: Option<Isolation>,
+        /// Keep a per-session config dir after the session ends.
+        #[arg(long)]
+        keep_session: bool,
+        /// Arguments for claude.
+        #[arg(last = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Show every account, its runtime dirs, running sessions, pending
     /// changes and drift.
     Status {
@@ -101,6 +121,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { manifest } => {
             let m = Manifest::load(&manifest)?;
+            for warning in manifest::warnings(&m) {
+                eprintln!("claude-accounts: warning: {warning}");
+            }
             let n = m.accounts.len();
             println!(
                 "{}: valid manifest, {n} account{}",
@@ -139,6 +162,24 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 keep_session,
             };
             crate::launch::launch(&m, &account, args, &opts)
+        }
+        Command::Dispatch {
+            manifest,
+            isolation,
+            keep_session,
+            args,
+        } => {
+            let m = Manifest::load(&manifest)?;
+            let home = manifest::home_dir()?;
+            let cwd = std::env::current_dir()
+                .map_err(|e| anyhow::anyhow!("finding the current directory: {e}"))?;
+            let from_env = std::env::var(crate::dispatch::ACCOUNT_VAR).ok();
+            let choice = crate::dispatch::choose(&m, &home, &cwd, from_env.as_deref())?;
+            let opts = crate::launch::Options {
+                isolation,
+                keep_session,
+            };
+            crate::launch::launch(&m, &choice.account, args, &opts)
         }
         Command::Status {
             manifest,

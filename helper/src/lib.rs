@@ -9,6 +9,7 @@ pub mod apply;
 pub mod cli;
 pub mod close;
 pub mod context;
+pub mod dispatch;
 pub mod jsonfile;
 pub mod launch;
 pub mod lock;

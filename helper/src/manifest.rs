@@ -55,6 +55,13 @@ pub struct Manifest {
     pub store_dir: PathBuf,
     /// Accounts by name (the `<name>` of `programs.claude-code.accounts.<name>`).
     pub accounts: BTreeMap<String, Account>,
+    /// The account the `claude` dispatcher runs where no [`Manifest::account_for`]
+    /// prefix matches (`programs.claude-code.defaultAccount`).
+    pub default_account: Option<String>,
+    /// Directory (absolute or `~/...`) -> account: the dispatcher runs the
+    /// account of the longest prefix of the current directory
+    /// (`programs.claude-code.accountFor`).
+    pub account_for: BTreeMap<String, String>,
 }
 
 /// How `claude<name>` chooses the `CLAUDE_CONFIG_DIR` of a session.
@@ -322,6 +329,7 @@ pub fn validate(m: &Manifest) -> Vec<String> {
             m.store_dir
         ));
     }
+    problems.extend(validate_dispatch(m));
     let mut dirs: BTreeMap<PathBuf, &str> = BTreeMap::new();
     for (name, a) in &m.accounts {
         let at = |field: &str| format!("accounts.{name}.{field}");
@@ -492,6 +500,64 @@ pub fn validate(m: &Manifest) -> Vec<String> {
     problems
 }
 
+/// `defaultAccount` and `accountFor` must name declared accounts, and every
+/// `accountFor` directory must be absolute or start with `~/`.
+fn validate_dispatch(m: &Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
+    let known = || {
+        let names: Vec<&str> = m.accounts.keys().map(String::as_str).collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    if let Some(name) = &m.default_account
+        && !m.accounts.contains_key(name)
+    {
+        problems.push(format!(
+            "defaultAccount: {name:?} is not a declared account (accounts: {}); set programs.claude-code.defaultAccount to one of them",
+            known()
+        ));
+    }
+    for (dir, name) in &m.account_for {
+        let path = Path::new(dir);
+        if dir.is_empty() || !is_absolute_or_home(path) {
+            problems.push(format!(
+                "accountFor.{dir:?}: a directory must be absolute or start with ~/ (a relative path would depend on where claude is run)"
+            ));
+        }
+        if !m.accounts.contains_key(name) {
+            problems.push(format!(
+                "accountFor.{dir:?}: {name:?} is not a declared account (accounts: {}); map the directory to one of them",
+                known()
+            ));
+        }
+    }
+    problems
+}
+
+/// Declared keys Claude Code 2.1.x migrates away at start: each one is
+/// re-applied and migrated again at every launch, so it shows as drift
+/// forever. Each warning names the key and what to declare instead.
+/// Warnings never make a manifest invalid.
+pub fn warnings(m: &Manifest) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (name, a) in &m.accounts {
+        if a.claude_json.get("autoUpdates") == Some(&Value::Bool(false)) {
+            warnings.push(format!(
+                "accounts.{name}.claudeJson.autoUpdates: Claude Code 2.1.x removes autoUpdates = false from .claude.json at start and writes env.DISABLE_AUTOUPDATER = \"1\" into settings.json instead, so every launch re-applies it; declare settings.env.DISABLE_AUTOUPDATER = \"1\" (or environment.DISABLE_AUTOUPDATER = \"1\") instead"
+            ));
+        }
+        if a.settings.get("model").and_then(Value::as_str) == Some("opus") {
+            warnings.push(format!(
+                "accounts.{name}.settings.model: Claude Code 2.1.x rewrites model = \"opus\" in settings.json at start (to \"opus[1m]\" for accounts offered the 1M context, and drops a user model when the organisation's default model changes), so every launch re-applies it; declare environment.ANTHROPIC_MODEL = \"opus\" (Claude never rewrites the environment) or put the model in a profile (passed with --settings) instead"
+            ));
+        }
+    }
+    warnings
+}
+
 /// Checks one MCP server entry: `{type?, command, args, env}` or `{type, url, headers}`.
 pub fn check_mcp_server(at: &str, def: &Value) -> Vec<String> {
     let mut problems = Vec::new();
@@ -616,6 +682,27 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn migrated_keys_warn_with_what_to_declare_and_stay_valid() {
+        let mut m = Manifest::parse(&golden()).unwrap(); // declares both
+        let w = warnings(&m);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("accounts.max.claudeJson.autoUpdates")
+                && w[0].contains("declare settings.env.DISABLE_AUTOUPDATER"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("accounts.max.settings.model")
+                && w[1].contains("declare environment.ANTHROPIC_MODEL"),
+            "{w:?}"
+        );
+        let max = m.accounts.get_mut("max").unwrap();
+        max.settings.insert("model".into(), "sonnet".into());
+        max.claude_json.insert("autoUpdates".into(), true.into());
+        assert_eq!(warnings(&m), Vec::<String>::new());
     }
 
     #[test]

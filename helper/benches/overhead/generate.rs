@@ -414,7 +414,7 @@ pub fn manifest(accounts: &[&str], claude: &str, variant: Variant) -> Value {
             }),
         );
     }
-    json!({"version": 1, "storeDir": "/nix/store", "accounts": all})
+    json!({"version": 1, "storeDir": "/nix/store", "accounts": all, "defaultAccount": null, "accountFor": {}})
 }
 
 /// What a user's own `settings.json` holds besides Nix's keys.

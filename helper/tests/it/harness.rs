@@ -53,6 +53,8 @@ impl TestEnv {
         let manifest = json!({
             "version": 1,
             "storeDir": store,
+            "defaultAccount": null,
+            "accountFor": {},
             "accounts": accounts,
         });
         TestEnv {

@@ -4,6 +4,7 @@
 mod activate;
 mod common;
 mod context;
+mod dispatch;
 mod fake_claude;
 mod harness;
 mod jsonfile;
