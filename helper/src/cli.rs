@@ -75,6 +75,35 @@ pub enum Command {
         #[arg(last = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Print the settings Claude Code would use in the current directory: for
+    /// each key its value, the file it comes from and the files it overrode;
+    /// keys Claude ignores where they are set; permission rules a deny (or
+    /// ask) rule covers; and the MCP servers a session here gets, from which
+    /// scope, and which need approval.
+    ///
+    /// Examples: `claude-explain model`, `claude-explain permissions`,
+    /// `claude-explain --account pro --json`.
+    ///
+    /// The managed directory is /etc/claude-code (Linux) or
+    /// /Library/Application Support/ClaudeCode (macOS);
+    /// CLAUDE_ACCOUNTS_MANAGED_DIR replaces it (for tests).
+    Explain {
+        #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
+        manifest: PathBuf,
+        /// The account (default: the one the `claude` dispatcher picks here,
+        /// or the only one).
+        #[arg(long)]
+        account: Option<String>,
+        /// A settings file passed to claude with `--settings` (a profile).
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Only these keys (and the keys under them), e.g. `model`,
+        /// `permissions.allow`, `mcpServers`.
+        keys: Vec<String>,
+    },
     /// Show every account, its runtime dirs, running sessions, pending
     /// changes and drift.
     Status {
@@ -180,6 +209,32 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 keep_session,
             };
             crate::launch::launch(&m, &choice.account, args, &opts)
+        }
+        Command::Explain {
+            manifest,
+            account,
+            settings,
+            json,
+            keys,
+        } => {
+            let m = Manifest::load(&manifest)?;
+            let home = manifest::home_dir()?;
+            let cwd = std::env::current_dir()
+                .map_err(|e| anyhow::anyhow!("finding the current directory: {e}"))?;
+            let opts = crate::explain::Options {
+                account,
+                settings,
+                keys,
+            };
+            let report = crate::explain::explain(&m, &home, &cwd, &opts)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                crate::explain::print(&report, &mut out)?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status {
             manifest,

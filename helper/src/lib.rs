@@ -10,6 +10,7 @@ pub mod cli;
 pub mod close;
 pub mod context;
 pub mod dispatch;
+pub mod explain;
 pub mod jsonfile;
 pub mod launch;
 pub mod lock;

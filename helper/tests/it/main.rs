@@ -5,6 +5,7 @@ mod activate;
 mod common;
 mod context;
 mod dispatch;
+mod explain;
 mod fake_claude;
 mod harness;
 mod jsonfile;
