@@ -13,8 +13,8 @@
 //!    root in a git repository, else the directory);
 //! 4. project: `.claude/settings.json` of the directory itself (Claude reads
 //!    it from the directory it starts in, not from the repository's root);
-//! 5. user: `settings.json` of the session's config dir (in a runtime dir, a
-//!    link to the account's).
+//! 5. user: the account's `settings.json` (every runtime dir links its
+//!    `settings.json` to it).
 //!
 //! Guarantees: reads only (no file is created, written or locked); a file
 //! Claude Code would skip (unparsable, not an object) is listed with its
@@ -273,7 +273,7 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
         &registry::state_home(home),
     );
     // A runtime dir not made yet starts from the account's files.
-    let config_dir = if rt.dir.exists() && !rt.ephemeral {
+    let config_dir = if rt.dir.exists() && !rt.is_ephemeral() {
         rt.dir.clone()
     } else {
         account_dir.clone()
@@ -296,7 +296,7 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
         project_root.join(".claude/settings.local.json"),
     ));
     files.push(source(Level::Project, cwd.join(".claude/settings.json")));
-    files.push(source(Level::User, config_dir.join("settings.json")));
+    files.push(source(Level::User, account_dir.join("settings.json")));
 
     if files.iter().any(|f| f.level == Level::Managed && f.exists) {
         notes.push(format!(
@@ -309,7 +309,7 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
             managed.display()
         ));
     }
-    match ManagedFile::settings(&config_dir).plan(&account.settings, None) {
+    match ManagedFile::settings(&account_dir).plan(&account.settings, None) {
         Ok(report) if !report.changes.is_empty() => notes.push(format!(
             "the next launch of {account_name} changes {} in {} (declared by Nix); values shown are the file's",
             report
@@ -318,7 +318,7 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
                 .map(|c| c.path_display())
                 .collect::<Vec<_>>()
                 .join(", "),
-            config_dir.join("settings.json").display()
+            account_dir.join("settings.json").display()
         )),
         Ok(_) => {}
         Err(e) => notes.push(format!("{e:#}")),
@@ -414,12 +414,15 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
             (Map::new(), None)
         }
     };
-    let overlay = runtime::Overlay::load(&rt, account, home);
+    let overlay = runtime::claude_json::Overlay::load(&rt, account, home);
     if let Some(p) = &overlay.problem {
         notes.push(p.clone());
     }
-    let (desired, overlay_note) =
-        overlay.desired(account, Some(&project_key), project_entry.as_ref());
+    let trusted_by_claude = project_entry
+        .as_ref()
+        .and_then(|e| e.get("hasTrustDialogAccepted"))
+        == Some(&Value::Bool(true));
+    let (desired, overlay_note) = overlay.desired(account, Some(&project_key), trusted_by_claude);
     notes.extend(overlay_note);
     let declared: Vec<String> = account.mcp_servers().keys().cloned().collect();
     let desired_servers = match desired.get("mcpServers") {
