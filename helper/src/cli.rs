@@ -243,7 +243,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => {
             let m = Manifest::load(&manifest)?;
             let home = manifest::home_dir()?;
-            let status = crate::status::collect(&m, &home, account.as_deref())?;
+            let cwd = std::env::current_dir()
+                .map_err(|e| anyhow::anyhow!("finding the current directory: {e}"))?;
+            let from_env = std::env::var(crate::dispatch::ACCOUNT_VAR).ok();
+            let here = crate::status::here(&m, &home, &cwd, from_env.as_deref());
+            let status = crate::status::collect(&m, &home, account.as_deref(), here)?;
             let mut out = std::io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &status)?;

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod jsonfile;
 pub mod launch;
 pub mod lock;
+pub mod login;
 pub mod managed;
 pub mod manifest;
 pub mod overlay;

@@ -10,17 +10,36 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::apply::{ChangeKind, Report};
+use crate::dispatch;
 use crate::launch::format_utc;
 use crate::lock::{self, SessionInfo};
+use crate::login::{self, Login};
 use crate::manifest::{Isolation, Manifest};
 use crate::registry;
 use crate::runtime::{self, Runtime};
+
+/// The schema version of `status --json`; raised when a field changes
+/// meaning or goes away (new fields do not raise it).
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// The status of all accounts.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The account the `claude` dispatcher picks in the current directory.
+    pub here: Here,
     pub accounts: Vec<AccountStatus>,
+}
+
+/// Which account the current directory gets, and why (or why none).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Here {
+    pub directory: PathBuf,
+    pub choice: Option<dispatch::Choice>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,6 +49,8 @@ pub struct AccountStatus {
     pub config_dir: PathBuf,
     pub isolation: Isolation,
     pub single_instance: bool,
+    /// What is known about the login (never a token).
+    pub login: Login,
     pub runtimes: Vec<RuntimeStatus>,
 }
 
@@ -53,8 +74,26 @@ pub struct RuntimeStatus {
     pub error: Option<String>,
 }
 
-/// Collects the status of every account (optionally one).
-pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> {
+/// Which account `cwd` gets; `from_env` is `CLAUDE_ACCOUNT`.
+pub fn here(m: &Manifest, home: &Path, cwd: &Path, from_env: Option<&str>) -> Here {
+    let (choice, error) = match dispatch::choose(m, home, cwd, from_env) {
+        Ok(c) => (Some(c), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
+    Here {
+        directory: cwd.to_path_buf(),
+        choice,
+        error,
+    }
+}
+
+/// Collects the status of every account (optionally one); `here` is the
+/// current directory's account.
+pub fn collect(m: &Manifest, home: &Path, only: Option<&str>, here: Here) -> Result<Status> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let state_home = registry::state_home(home);
     let mut accounts = Vec::new();
     for (name, account) in &m.accounts {
@@ -107,15 +146,21 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
                 error,
             });
         }
+        let login = login::health(account, &account_dir, now_ms);
         accounts.push(AccountStatus {
             name: name.clone(),
             config_dir: account_dir,
             isolation: account.isolation,
             single_instance: account.single_instance,
+            login,
             runtimes,
         });
     }
-    Ok(Status { accounts })
+    Ok(Status {
+        schema_version: SCHEMA_VERSION,
+        here,
+        accounts,
+    })
 }
 
 fn sort_changes(file: &str, report: &Report, pending: &mut Vec<String>, drift: &mut Vec<String>) {
@@ -131,6 +176,18 @@ fn sort_changes(file: &str, report: &Report, pending: &mut Vec<String>, drift: &
 
 /// Prints the status for people.
 pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
+    let h = &status.here;
+    match (&h.choice, &h.error) {
+        (Some(c), _) => writeln!(
+            out,
+            "here: {} gets account {} ({})\n",
+            h.directory.display(),
+            c.account,
+            c.reason
+        )?,
+        (None, Some(e)) => writeln!(out, "here: {e}\n")?,
+        (None, None) => {}
+    }
     for a in &status.accounts {
         writeln!(
             out,
@@ -144,6 +201,7 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 ""
             }
         )?;
+        writeln!(out, "  login: {}", a.login.summary)?;
         for r in &a.runtimes {
             let place = match (&r.worktree, r.kind) {
                 (_, "account") => "account dir".to_string(),

@@ -156,3 +156,77 @@ fn check_rejects_unknown_accounts_and_relative_directories() {
         assert!(err.contains(needle), "missing {needle:?} in {err}");
     }
 }
+
+#[test]
+fn status_says_which_account_the_directory_gets_and_each_login() {
+    let mut env = TestEnv::new();
+    let clients = env.mkdir("clients/acme");
+    env.manifest["accountFor"] = json!({env.root.join("clients").to_str().unwrap(): "max"});
+    let status = |env: &mut TestEnv, cwd: &Path, extra: &[(&str, &str)]| -> Value {
+        let manifest = env.write_manifest();
+        let mut cmd = env.helper(cwd);
+        cmd.args(["status", "--json", "--manifest"]).arg(manifest);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_success(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let s = status(&mut env, &clients, &[]);
+    assert_eq!(s["schemaVersion"], 1);
+    assert_eq!(
+        s["here"]["choice"],
+        json!({"account": "max", "reason": {"rule": "accountFor", "declared": env.root.join("clients")}})
+    );
+    assert_eq!(s["accounts"][0]["login"]["state"], "not-logged-in");
+    let root = env.root.clone();
+    let s = status(&mut env, &root, &[("CLAUDE_ACCOUNT", "pro")]);
+    assert_eq!(
+        s["here"]["choice"]["reason"],
+        json!({"rule": "environment"})
+    );
+    let s = status(&mut env, &root, &[]);
+    assert!(s["here"]["choice"].is_null());
+    assert!(
+        s["here"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("defaultAccount"),
+        "{s:#}"
+    );
+
+    // A login (the fake claude writes the account's .credentials.json).
+    let (out, _) = dispatch(&mut env, &clients, &[], &[("FAKE_CLAUDE_ACTIONS", "login")]);
+    assert_success(&out);
+    let s = status(&mut env, &clients, &[]);
+    let login = &s["accounts"][0]["login"];
+    assert_eq!(login["state"], "logged-in", "{login:#}");
+    assert!(login["expiresAt"].as_u64().is_some(), "{login:#}");
+    let text = serde_json::to_string(&s).unwrap();
+    let creds = std::fs::read_to_string(env.account_dir("max").join(".credentials.json")).unwrap();
+    let creds: Value = serde_json::from_str(&creds).unwrap();
+    let token = creds["claudeAiOauth"]["accessToken"].as_str().unwrap();
+    assert!(!text.contains(token), "status shows no token");
+
+    // The text form.
+    let manifest = env.write_manifest();
+    let out = env
+        .helper(&clients)
+        .args(["status", "--manifest"])
+        .arg(manifest)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "here: {} gets account max (accountFor {})",
+            clients.display(),
+            env.root.join("clients").display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("login: logged in"), "{text}");
+    assert!(!text.contains(token));
+}
