@@ -110,6 +110,7 @@ pub enum Command {
         #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
         manifest: PathBuf,
         /// Only this account.
+        #[arg(value_name = "ACCOUNT")]
         account: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
@@ -119,6 +120,7 @@ pub enum Command {
     Close {
         #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
         manifest: PathBuf,
+        #[arg(value_name = "ACCOUNT")]
         account: String,
         /// The session of this worktree (default: the current directory's).
         #[arg(long, conflicts_with = "all")]
@@ -139,10 +141,22 @@ pub enum Command {
         #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
         manifest: PathBuf,
         /// Only this account.
+        #[arg(value_name = "ACCOUNT")]
         account: Option<String>,
     },
-    /// Print shell completions.
+    /// Print shell completions (bash, zsh, fish; they complete account
+    /// names from the manifest with `names`).
+    ///
+    /// Example: `claude-accounts completions bash > ~/.local/share/bash-completion/completions/claude-accounts`
     Completions { shell: clap_complete::Shell },
+    /// Print names for shell completion, one per line: the accounts of the
+    /// manifest. Completion scripts call it; prints nothing but an error
+    /// when the manifest cannot be read.
+    Names {
+        what: crate::completions::Names,
+        #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
+        manifest: PathBuf,
+    },
 }
 
 /// Runs one parsed command.
@@ -295,8 +309,19 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "claude-accounts", &mut std::io::stdout());
+            let cmd = <Cli as clap::CommandFactory>::command();
+            print!("{}", crate::completions::script(shell, cmd));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Names { what, manifest } => {
+            let m = Manifest::load(&manifest)?;
+            match what {
+                crate::completions::Names::Accounts => {
+                    for name in m.accounts.keys() {
+                        println!("{name}");
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -8,6 +8,7 @@ pub mod activate;
 pub mod apply;
 pub mod cli;
 pub mod close;
+pub mod completions;
 pub mod context;
 pub mod dispatch;
 pub mod explain;

@@ -3,6 +3,7 @@
 
 mod activate;
 mod common;
+mod completions;
 mod context;
 mod dispatch;
 mod explain;
