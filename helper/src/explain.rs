@@ -31,6 +31,7 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::apply;
 use crate::context;
 use crate::dispatch;
 use crate::jsonfile;
@@ -309,19 +310,39 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
             managed.display()
         ));
     }
-    match ManagedFile::settings(&account_dir).plan(&account.settings, None) {
-        Ok(report) if !report.changes.is_empty() => notes.push(format!(
-            "the next launch of {account_name} changes {} in {} (declared by Nix); values shown are the file's",
-            report
-                .changes
-                .iter()
-                .map(|c| c.path_display())
-                .collect::<Vec<_>>()
-                .join(", "),
-            account_dir.join("settings.json").display()
-        )),
-        Ok(_) => {}
-        Err(e) => notes.push(format!("{e:#}")),
+    // The user level as the next launch leaves it: the declared keys
+    // applied over the file (Nix wins on its keys).
+    if let Some(user) = files.iter_mut().find(|f| f.level == Level::User)
+        && user.error.is_none()
+    {
+        let managed_file = ManagedFile::settings(&account_dir);
+        match managed_file.last_applied() {
+            Ok(last) => {
+                let mut live = user.content.clone().unwrap_or_default();
+                let report = apply::apply(
+                    &account.settings,
+                    last.as_ref(),
+                    &mut live,
+                    &managed_file.policy,
+                );
+                if !report.changes.is_empty() {
+                    notes.push(format!(
+                        "user values include what the next launch of {account_name} applies to {} from the manifest: {}",
+                        user.path.display(),
+                        report
+                            .changes
+                            .iter()
+                            .map(|c| c.path_display())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                if !live.is_empty() || user.exists {
+                    user.content = Some(live);
+                }
+            }
+            Err(e) => notes.push(format!("{e:#}")),
+        }
     }
 
     let mut ignored = Vec::new();
@@ -555,10 +576,11 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(out, "\nSettings files, highest first:")?;
     for f in &r.files {
-        let state = match (&f.error, f.exists) {
-            (Some(e), _) => format!("skipped by Claude: {e}"),
-            (None, true) => "read".to_string(),
-            (None, false) => "absent".to_string(),
+        let state = match (&f.error, f.exists, &f.content) {
+            (Some(e), _, _) => format!("skipped by Claude: {e}"),
+            (None, true, _) => "read".to_string(),
+            (None, false, Some(_)) => "written by the next launch".to_string(),
+            (None, false, None) => "absent".to_string(),
         };
         writeln!(
             out,

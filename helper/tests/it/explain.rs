@@ -294,3 +294,30 @@ fn mcp_servers_with_their_scope_and_approval() {
     );
     assert_eq!(r["settings"], json!([]));
 }
+
+#[test]
+fn declared_settings_count_as_the_user_level_before_any_launch() {
+    let mut env = TestEnv::new(); // max declares model "opus"
+    let dir = env.mkdir("plain");
+    let r = explain(&mut env, &dir, &["--account", "max", "model"]);
+    let model = setting(&r, "model");
+    assert_eq!(model["value"], "opus");
+    assert_eq!(
+        model["from"],
+        json!([{"level": "user", "path": env.account_dir("max").join("settings.json")}])
+    );
+    assert!(
+        r["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("the next launch of max applies")),
+        "{r:#}"
+    );
+    assert!(!env.account_dir("max").exists(), "explain creates nothing");
+    // After a launch the file holds it, and nothing is pending.
+    let out = env.launch("max", &dir, Vec::<&str>::new(), &[]);
+    assert_success(&out);
+    let r = explain(&mut env, &dir, &["--account", "max", "model"]);
+    assert_eq!(setting(&r, "model")["value"], "opus");
+    assert_eq!(r["notes"], json!([]));
+}
