@@ -537,21 +537,21 @@ fn validate_dispatch(m: &Manifest) -> Vec<String> {
     problems
 }
 
-/// Declared keys Claude Code 2.1.x migrates away at start: each one is
-/// re-applied and migrated again at every launch, so it shows as drift
-/// forever. Each warning names the key and what to declare instead.
+/// Declared keys Claude Code 2.1.x migrates away at start (its migrations
+/// run once per `.claude.json`, so again in every new runtime dir): each one
+/// is re-applied and shows as drift. Each warning names the key and what to declare instead.
 /// Warnings never make a manifest invalid.
 pub fn warnings(m: &Manifest) -> Vec<String> {
     let mut warnings = Vec::new();
     for (name, a) in &m.accounts {
         if a.claude_json.get("autoUpdates") == Some(&Value::Bool(false)) {
             warnings.push(format!(
-                "accounts.{name}.claudeJson.autoUpdates: Claude Code 2.1.x removes autoUpdates = false from .claude.json at start and writes env.DISABLE_AUTOUPDATER = \"1\" into settings.json instead, so every launch re-applies it; declare settings.env.DISABLE_AUTOUPDATER = \"1\" (or environment.DISABLE_AUTOUPDATER = \"1\") instead"
+                "accounts.{name}.claudeJson.autoUpdates: Claude Code 2.1.x removes autoUpdates = false from .claude.json at the first start in each config dir (every new worktree's runtime dir) and writes env.DISABLE_AUTOUPDATER = \"1\" into settings.json instead, so the key is reported as drift and re-applied; declare settings.env.DISABLE_AUTOUPDATER = \"1\" (or environment.DISABLE_AUTOUPDATER = \"1\") instead"
             ));
         }
         if a.settings.get("model").and_then(Value::as_str) == Some("opus") {
             warnings.push(format!(
-                "accounts.{name}.settings.model: Claude Code 2.1.x rewrites model = \"opus\" in settings.json at start (to \"opus[1m]\" for accounts offered the 1M context, and drops a user model when the organisation's default model changes), so every launch re-applies it; declare environment.ANTHROPIC_MODEL = \"opus\" (Claude never rewrites the environment) or put the model in a profile (passed with --settings) instead"
+                "accounts.{name}.settings.model: Claude Code 2.1.x rewrites model = \"opus\" in settings.json at start (to \"opus[1m]\" for accounts offered the 1M context, and drops a user model when the organisation's default model changes), so the declared value drifts and is re-applied; declare environment.ANTHROPIC_MODEL = \"opus\" (Claude never rewrites the environment) or put the model in a profile (passed with --settings) instead"
             ));
         }
     }
