@@ -9,3 +9,5 @@ mod harness;
 mod jsonfile;
 mod launch;
 mod session_lock;
+mod sync;
+mod trust;
