@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context as _, Result};
 
+use crate::claude_worktree;
 use crate::context;
 use crate::lock::{self, Acquire, SessionInfo};
 use crate::manifest::{self, Isolation, Manifest};
@@ -52,11 +53,18 @@ pub fn launch(
     let account = m.account(account_name)?;
     let home = manifest::home_dir()?;
     let cwd = std::env::current_dir().context("finding the current directory")?;
-    let ctx = context::detect(&cwd, &|k| std::env::var_os(k));
+    let mut ctx = context::detect(&cwd, &|k| std::env::var_os(k));
     if let Some(w) = &ctx.warning {
         eprintln!("claude-accounts: warning: {w}");
     }
     let isolation = opts.isolation.unwrap_or(account.isolation);
+    let mut args = args;
+    if isolation == Isolation::Worktree
+        && let Some((worktree_ctx, worktree_args)) = claude_worktree_context(&ctx, &args, &cwd)?
+    {
+        ctx = worktree_ctx;
+        args = worktree_args;
+    }
     let state_home = registry::state_home(&home);
     let account_dir = account.config_dir(&home);
     crate::managed::create_private_dir(&account_dir)?;
@@ -164,6 +172,40 @@ fn finish(rt: &Runtime, account: &manifest::Account, home: &Path, locked: bool, 
             );
         }
     }
+}
+
+/// For `-w [NAME]` in a git worktree: the context of the worktree Claude
+/// will run in (created now when missing, see [`claude_worktree`]) and the
+/// arguments for claude.
+fn claude_worktree_context(
+    ctx: &context::Context,
+    args: &[OsString],
+    cwd: &Path,
+) -> Result<Option<(context::Context, Vec<OsString>)>> {
+    let in_worktree = matches!(
+        ctx.kind,
+        context::Kind::Main | context::Kind::Linked | context::Kind::Submodule
+    );
+    let (Some(request), Some(main_root), true) = (
+        claude_worktree::requested(args),
+        ctx.project_key.as_deref(),
+        in_worktree,
+    ) else {
+        return Ok(None);
+    };
+    let Some(resolved) =
+        claude_worktree::resolve(&request, args, cwd, main_root, std::ffi::OsStr::new("git"))?
+    else {
+        return Ok(None);
+    };
+    if resolved.created {
+        eprintln!(
+            "claude-accounts: created the worktree {} for this session (Claude Code reuses it)",
+            resolved.worktree.display()
+        );
+    }
+    let worktree_ctx = context::detect(&resolved.worktree, &|k| std::env::var_os(k));
+    Ok(Some((worktree_ctx, resolved.args)))
 }
 
 fn already_running(name: &str, rt: &Runtime, holder: Option<&SessionInfo>) -> String {
