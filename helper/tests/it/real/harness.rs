@@ -223,6 +223,26 @@ impl RealEnv {
     }
 }
 
+/// Claude's name for the directory of `cwd` under `projects/`: every
+/// character that is not ASCII alphanumeric becomes `-`.
+pub fn sanitized(cwd: &Path) -> String {
+    cwd.to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+impl RealEnv {
+    /// `<git dir of checkout>/claude-runtime/<account>`: the runtime dir of
+    /// that checkout (issue 9's layout).
+    pub fn runtime_dir(&self, checkout: &Path, account: &str) -> PathBuf {
+        let git_dir = self.git(checkout, &["rev-parse", "--absolute-git-dir"]);
+        Path::new(git_dir.trim())
+            .join("claude-runtime")
+            .join(account)
+    }
+}
+
 /// What an interactive Claude Code 2.1.332 shows.
 pub mod screen_text {
     /// The folder trust dialog (its default answer is "No, exit").
@@ -263,6 +283,14 @@ impl Screen {
         }
         self.keys(&["Enter"]);
         self.wait_for(screen_text::READY);
+    }
+
+    /// Waits for the prompt, accepting the trust dialog if it is shown.
+    pub fn ready_trusting(&self) {
+        let (which, _) = self.wait_for_any(&[screen_text::READY, screen_text::TRUST]);
+        if which == 1 {
+            self.accept_trust_dialog();
+        }
     }
 
     /// `/model <model>`, confirming the switch when Claude asks.

@@ -7,5 +7,7 @@
 mod api;
 mod baseline;
 mod harness;
+mod hostile;
 mod install;
 mod tmux;
+mod worktrees;

@@ -4,7 +4,8 @@
 //!
 //! Guarantees: the program gets exactly the environment given (the server is
 //! started with a cleared environment); every wait has a deadline and fails
-//! showing the last screen; dropping the [`Screen`] kills its tmux server and
+//! showing the last screen, and the screen stays readable after the
+//! program ends; dropping the [`Screen`] kills its tmux server and
 //! with it the program.
 
 use std::fs;
@@ -49,8 +50,10 @@ impl Screen {
             text.push(' ');
             text.push_str(&quote(arg));
         }
+        // Record the status, then keep the pane (and its last screen) until
+        // the Screen is dropped.
         text.push_str(&format!(
-            "\necho $? > {}\n",
+            "\necho $? > {}\nexec sleep 86400\n",
             quote(&status_file.to_string_lossy())
         ));
         fs::write(&script, text).unwrap_or_else(|e| panic!("writing {}: {e}", script.display()));
@@ -88,8 +91,8 @@ impl Screen {
         cmd
     }
 
-    /// The visible screen, or `None` once the program (and so the pane) is
-    /// gone.
+    /// The visible screen (kept after the program ends), or `None` when
+    /// the tmux server is gone.
     pub fn text(&self) -> Option<String> {
         let out = self
             .tmux()
@@ -107,6 +110,7 @@ impl Screen {
         let deadline = Instant::now() + PATIENCE;
         let mut last = String::new();
         loop {
+            let ended = self.status();
             match self.text() {
                 Some(screen) => {
                     if let Some(i) = needles.iter().position(|n| screen.contains(n)) {
@@ -114,10 +118,12 @@ impl Screen {
                     }
                     last = screen;
                 }
-                None => panic!(
-                    "the program ended (status {:?}) before showing any of {needles:?}; last screen:\n{last}",
-                    self.status()
-                ),
+                None => panic!("the tmux server is gone; last screen:\n{last}"),
+            }
+            if let Some(status) = ended {
+                panic!(
+                    "the program ended (status {status}) before showing any of {needles:?}; screen:\n{last}"
+                );
             }
             assert!(
                 Instant::now() < deadline,
