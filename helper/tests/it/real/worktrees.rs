@@ -79,7 +79,7 @@ fn the_accounts_memory_and_agents_reach_a_session_in_a_linked_worktree() {
 }
 
 #[test]
-fn a_user_scope_server_added_in_one_worktree_is_connected_in_another() {
+fn a_user_scope_server_added_or_removed_in_one_worktree_is_so_in_another() {
     let mut env = RealEnv::new();
     env.log_in("max");
     let repo = env.repo("repo");
@@ -103,6 +103,17 @@ fn a_user_scope_server_added_in_one_worktree_is_connected_in_another() {
         "`mcp list` in the other worktree:\n{out}"
     );
     assert_eq!(env.mcp_starts(), vec!["added"]);
+
+    // A removal made in the other worktree reaches the first one too.
+    let remove = env.run("max", &two, &["mcp", "remove", "-s", "user", "added"]);
+    assert_success(&remove.output);
+    let list = env.run("max", &one, &["mcp", "list"]);
+    assert_success(&list.output);
+    let out = stdout(&list.output);
+    assert!(
+        !out.contains("added"),
+        "`mcp list` after the removal in the other worktree:\n{out}"
+    );
 }
 
 #[test]
