@@ -2,6 +2,7 @@
 //! helpers are `harness::TestEnv` (the environment) and `common`.
 
 mod activate;
+mod claude_worktree;
 mod common;
 mod completions;
 mod context;
@@ -11,4 +12,7 @@ mod fake_claude;
 mod harness;
 mod jsonfile;
 mod launch;
+mod real;
 mod session_lock;
+mod sync;
+mod trust;
