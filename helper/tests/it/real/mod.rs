@@ -6,6 +6,7 @@
 
 mod api;
 mod baseline;
+mod explain;
 mod harness;
 mod hostile;
 mod install;
