@@ -5,9 +5,11 @@
 //!   exclusive control and every other server is left out;
 //! * local: `projects[<project>].mcpServers` of the session's `.claude.json`;
 //! * project: `.mcp.json` in the directory and each parent up to `/` (the
-//!   nearer file wins a name); these need approval unless
-//!   `enableAllProjectMcpServers` or `enabledMcpjsonServers` approves them,
-//!   and `disabledMcpjsonServers` rejects them;
+//!   nearer file wins a name); `disabledMcpjsonServers` leaves one out;
+//!   the others wait for approval unless the project is trusted (Claude's
+//!   trust dialog, `hasTrustDialogAccepted` in its `.claude.json` entry) and
+//!   `enableAllProjectMcpServers` or `enabledMcpjsonServers` approves them
+//!   (checked with `claude mcp list`, 2.1.332);
 //! * user: top-level `mcpServers` of the session's `.claude.json`, as the
 //!   next launch leaves it: the servers Nix declares and a trusted project's
 //!   overlay replace those of the same name.
@@ -137,8 +139,10 @@ fn server(name: &str, scope: &'static str, file: &Path, origin: Option<String>) 
 
 /// Whether a project server runs: rejected, approved, or waiting for the
 /// user's approval. Claude keeps the choices in settings (and, in older
-/// versions, in the project's `.claude.json` entry).
+/// versions, in the project's `.claude.json` entry); they count only in a
+/// trusted project.
 fn approval(name: &str, settings: &Value, entry: Option<&Value>) -> String {
+    let trusted = entry.and_then(|e| e.get("hasTrustDialogAccepted")) == Some(&Value::Bool(true));
     let listed = |key: &str| {
         [Some(settings), entry].into_iter().flatten().any(|v| {
             v.get(key)
@@ -148,6 +152,8 @@ fn approval(name: &str, settings: &Value, entry: Option<&Value>) -> String {
     };
     if listed("disabledMcpjsonServers") {
         "rejected by disabledMcpjsonServers".into()
+    } else if !trusted {
+        "needs approval (the project is not trusted yet: accept Claude's trust dialog here, then approve the server)".into()
     } else if settings.get("enableAllProjectMcpServers") == Some(&Value::Bool(true)) {
         "approved by enableAllProjectMcpServers".into()
     } else if listed("enabledMcpjsonServers") {
@@ -214,7 +220,7 @@ mod tests {
                 .clone(),
             declared: vec!["gh".into()],
             overlay: Some((root.join("ov.json"), vec!["mine".into()])),
-            project_entry: Some(json!({"mcpServers": {"web": {}}})),
+            project_entry: Some(json!({"mcpServers": {"web": {}}, "hasTrustDialogAccepted": true})),
             settings: &settings,
         };
         let mut problems = Vec::new();

@@ -266,27 +266,34 @@ fn mcp_servers_with_their_scope_and_approval() {
         })
         .collect();
     let hidden = format!("hidden by project {}", repo.join(".mcp.json").display());
+    let untrusted = "needs approval (the project is not trusted yet: accept Claude's trust dialog here, then approve the server)";
     assert_eq!(
         servers,
         vec![
-            (
-                "proj",
-                "project",
-                "needs approval (Claude asks at start; or list it in enabledMcpjsonServers)"
-            ),
-            (
-                "nix-server",
-                "project",
-                "needs approval (Claude asks at start; or list it in enabledMcpjsonServers)"
-            ),
+            ("proj", "project", untrusted),
+            ("nix-server", "project", untrusted),
             ("nix-server", "user", hidden.as_str()),
         ]
     );
     assert_eq!(r["mcpServers"][2]["origin"], "declared by Nix");
+    // Approvals count in a trusted project only.
     env.write(
         "repo/.claude/settings.local.json",
         r#"{"enableAllProjectMcpServers": true}"#,
     );
+    let r = explain(&mut env, &repo, &["mcpServers"]);
+    assert_eq!(r["mcpServers"][0]["state"], untrusted);
+    env.write(
+        ".claude-pro.json",
+        &json!({"projects": {repo.to_str().unwrap(): {"hasTrustDialogAccepted": true}}})
+            .to_string(),
+    );
+    std::fs::create_dir_all(env.account_dir("pro")).unwrap();
+    std::fs::rename(
+        env.path(".claude-pro.json"),
+        env.account_dir("pro").join(".claude.json"),
+    )
+    .unwrap();
     let r = explain(&mut env, &repo, &["mcpServers"]);
     assert_eq!(
         r["mcpServers"][0]["state"],

@@ -237,3 +237,69 @@ fn check_warns_on_auto_updates_and_claude_migrates_it_away() {
     assert_success(&out);
     assert!(stdout(&out).contains("autoUpdates"), "{}", stdout(&out));
 }
+
+#[test]
+fn explain_and_claude_mcp_list_agree_on_which_servers_run() {
+    let mut env = RealEnv::new();
+    let declared = env.mcp_server("declared");
+    env.manifest["accounts"]["max"]["claudeJson"] = json!({"mcpServers": {"declared": declared}});
+    env.log_in("max");
+    let repo = env.repo("repo");
+    let app = env.mkdir("repo/app");
+    let servers: serde_json::Map<String, Value> = ["approved", "waiting", "rejected"]
+        .into_iter()
+        .map(|n| (n.to_string(), env.mcp_server(n)))
+        .collect();
+    env.write(
+        "repo/.mcp.json",
+        &json!({"mcpServers": servers}).to_string(),
+    );
+    env.write(
+        "repo/.claude/settings.local.json",
+        r#"{"enabledMcpjsonServers": ["approved"], "disabledMcpjsonServers": ["rejected"]}"#,
+    );
+    // The project is trusted (as after Claude's trust dialog).
+    let account_json = env.account_dir("max").join(".claude.json");
+    let mut state: Value =
+        serde_json::from_str(&std::fs::read_to_string(&account_json).unwrap()).unwrap();
+    state["projects"] = json!({repo.to_str().unwrap(): {"hasTrustDialogAccepted": true}});
+    std::fs::write(&account_json, state.to_string()).unwrap();
+
+    let run = env.run("max", &app, &["mcp", "list"]);
+    assert_success(&run.output);
+    let listed = stdout(&run.output);
+    let report = explain(&mut env, &app, &["mcpServers"]);
+    let mut seen = Vec::new();
+    for server in report["mcpServers"].as_array().unwrap() {
+        let name = server["name"].as_str().unwrap();
+        let state = server["state"].as_str().unwrap();
+        let line = listed.lines().find(|l| l.starts_with(&format!("{name}: ")));
+        let claude_says = match line {
+            None => "absent",
+            Some(l) if l.contains("Connected") => "runs",
+            Some(l) if l.contains("Pending approval") => "waits",
+            Some(l) => panic!("unexpected mcp list line {l:?}"),
+        };
+        let explain_says = if state == "yes" || state.starts_with("approved") {
+            "runs"
+        } else if state.starts_with("needs approval") {
+            "waits"
+        } else if state.starts_with("rejected") {
+            "absent"
+        } else {
+            panic!("unexpected explain state {state:?}")
+        };
+        seen.push((name.to_string(), explain_says, claude_says));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("approved".to_string(), "runs", "runs"),
+            ("declared".to_string(), "runs", "runs"),
+            ("rejected".to_string(), "absent", "absent"),
+            ("waiting".to_string(), "waits", "waits"),
+        ],
+        "claude mcp list:\n{listed}"
+    );
+}
