@@ -80,9 +80,15 @@ pub struct RuntimeStatus {
     pub error: Option<String>,
 }
 
-/// Which account `cwd` gets; `from_env` is `CLAUDE_ACCOUNT`.
+/// Which account `cwd` gets; `from_env` is `CLAUDE_ACCOUNT`. Neither a
+/// choice nor an error when the dispatcher is not used (no
+/// `defaultAccount`, no `accountFor`, no `CLAUDE_ACCOUNT`).
 pub fn here(m: &Manifest, home: &Path, cwd: &Path, from_env: Option<&str>) -> Here {
+    let unused = m.default_account.is_none()
+        && m.account_for.is_empty()
+        && from_env.is_none_or(str::is_empty);
     let (choice, error) = match dispatch::choose(m, home, cwd, from_env) {
+        Err(_) if unused => (None, None),
         Ok(c) => (Some(c), None),
         Err(e) => (None, Some(format!("{e:#}"))),
     };

@@ -161,7 +161,6 @@ fn check_rejects_unknown_accounts_and_relative_directories() {
 fn status_says_which_account_the_directory_gets_and_each_login() {
     let mut env = TestEnv::new();
     let clients = env.mkdir("clients/acme");
-    env.manifest["accountFor"] = json!({env.root.join("clients").to_str().unwrap(): "max"});
     let status = |env: &mut TestEnv, cwd: &Path, extra: &[(&str, &str)]| -> Value {
         let manifest = env.write_manifest();
         let mut cmd = env.helper(cwd);
@@ -173,6 +172,13 @@ fn status_says_which_account_the_directory_gets_and_each_login() {
         assert_success(&out);
         serde_json::from_slice(&out.stdout).unwrap()
     };
+    // Without the dispatcher, nothing to say.
+    let s = status(&mut env, &clients, &[]);
+    assert_eq!(
+        s["here"],
+        json!({"directory": clients, "choice": null, "error": null})
+    );
+    env.manifest["accountFor"] = json!({env.root.join("clients").to_str().unwrap(): "max"});
     let s = status(&mut env, &clients, &[]);
     assert_eq!(s["schemaVersion"], 1);
     assert_eq!(
