@@ -289,7 +289,7 @@ fn member_value(text: &[u8], indent: usize, last: bool) -> Option<Range<usize>> 
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::value_strategy;
+    use super::super::document::tests::value_strategy;
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
