@@ -51,6 +51,8 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::{Map, Value};
 
+use crate::modes::ModeFix;
+
 /// Which paths are owned whole rather than merged.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -161,12 +163,17 @@ impl Change {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Report {
     pub changes: Vec<Change>,
+    /// The modes of the file, its record and their dirs that were repaired
+    /// (filled in by [`crate::managed`]; [`apply`] sees no files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<ModeFix>,
 }
 
 impl Report {
-    /// True when the apply changed nothing and released nothing.
+    /// True when the apply changed nothing, released nothing and repaired
+    /// no mode.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.modes.is_empty()
     }
 
     /// How many changes are of this kind.
@@ -226,6 +233,7 @@ pub fn apply(
     walk.changes.sort_by(|a, b| a.path.cmp(&b.path));
     Report {
         changes: walk.changes,
+        modes: Vec::new(),
     }
 }
 
@@ -869,6 +877,7 @@ mod tests {
                 change(&["projects", "/home/a/src", "allowedTools"], Released),
                 change(&["a b", "", "q\"x", "ok_-9"], Removed),
             ],
+            modes: Vec::new(),
         };
         assert_eq!(
             report.to_string(),

@@ -180,7 +180,11 @@ pub fn pick_large(path: &Path, opts: &Options, wanted: Wanted) -> Result<Option<
     match &loc.meta {
         Some(meta) if meta.len() >= PICK_MIN => {
             let (f, before) = open_regular(&loc.file, &loc.shown(path), opts.max_size)?;
-            Ok(pick::pick(&f, Identity::of(&before), wanted))
+            let mut picked = pick::pick(&f, Identity::of(&before), wanted);
+            if let Some(picked) = &mut picked {
+                picked.mode = Some(before.mode() & 0o7777);
+            }
+            Ok(picked)
         }
         _ => Ok(None),
     }
@@ -203,6 +207,9 @@ pub trait Members {
         member: &str,
         fields: &[String],
     ) -> Result<Option<Map<String, Value>>>;
+    /// The file's permission bits as read (`None`: there is no file, or
+    /// they were not looked at).
+    fn mode(&self) -> Option<u32>;
 
     /// Whether the file's value for `key` already is `edit` (`None`: the
     /// key is absent); false when that cannot be told.
@@ -225,6 +232,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Snapshot> {
             },
             text,
             exists: false,
+            mode: None,
             disk: Disk {
                 target: loc.target,
                 checks: vec![(path.to_path_buf(), None)],
@@ -254,6 +262,7 @@ pub fn read(path: &Path, opts: &Options) -> Result<Snapshot> {
         path: path.to_path_buf(),
         text,
         exists: true,
+        mode: Some(meta.mode() & 0o7777),
         layout,
         disk,
     })

@@ -21,6 +21,8 @@ pub struct Snapshot {
     pub text: String,
     /// False when the file did not exist.
     pub exists: bool,
+    /// The permission bits of the file read (`None` when it did not exist).
+    pub mode: Option<u32>,
     pub(super) layout: Layout,
     pub(super) disk: Disk,
 }
@@ -35,6 +37,7 @@ pub struct Document<'a> {
     entries: Vec<(&'a str, &'a str)>,
     nested: Option<&'a [Vec<scan::Member>]>,
     trailing: &'a str,
+    mode: Option<u32>,
 }
 
 /// Top-level edits: a key to a new value, or to `None` to remove it.
@@ -55,6 +58,9 @@ impl Members for Document<'_> {
     ) -> Result<Option<Map<String, Value>>> {
         Document::member_fields(self, key, member, fields)
     }
+    fn mode(&self) -> Option<u32> {
+        self.mode
+    }
 }
 
 impl Snapshot {
@@ -72,6 +78,7 @@ impl Snapshot {
                 .map(|(key, span)| (key.as_str(), &self.text[span.clone()]))
                 .collect(),
             trailing: &self.text[self.layout.trailing.clone()],
+            mode: self.mode,
         })
     }
 }
@@ -252,6 +259,7 @@ pub(super) mod tests {
             path: PathBuf::from("/test/file.json"),
             text: text.to_string(),
             exists: true,
+            mode: None,
             layout,
             disk: Disk {
                 target: PathBuf::from("/test/file.json"),
