@@ -3,9 +3,13 @@
 
 mod activate;
 mod common;
+mod configdir;
 mod context;
+mod escaping;
 mod fake_claude;
 mod harness;
 mod jsonfile;
 mod launch;
+mod modes;
+mod refusals;
 mod session_lock;
