@@ -48,7 +48,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::{Map, Value};
 
 mod atomic;
@@ -61,6 +61,7 @@ mod render;
 mod scan;
 
 use atomic::{commit, pid_alive, temp_prefix};
+pub use disk::io_failure;
 use disk::{Disk, Identity, dir_of, locate, open_regular, read_regular};
 pub use document::{Document, Edits, Snapshot};
 use lockdir::LockDir;
@@ -338,11 +339,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], opts: &Options) -> Result<()> {
 pub fn remove_stale_temps(path: &Path) -> Result<Vec<PathBuf>> {
     let dir = dir_of(path);
     let prefix = temp_prefix(path)?;
-    let entries = fs::read_dir(dir)
-        .with_context(|| format!("listing {} for stale temp files", dir.display()))?;
+    let listing = |e: io::Error| io_failure("listing (for stale temp files)", dir, &e);
+    let entries = fs::read_dir(dir).map_err(listing)?;
     let mut removed = Vec::new();
     for entry in entries {
-        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let entry = entry.map_err(listing)?;
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
@@ -360,9 +361,7 @@ pub fn remove_stale_temps(path: &Path) -> Result<Vec<PathBuf>> {
         match fs::remove_file(&stale) {
             Ok(()) => removed.push(stale),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("removing stale {}", stale.display()));
-            }
+            Err(e) => return Err(io_failure("removing our stale temp file", &stale, &e)),
         }
     }
     Ok(removed)

@@ -108,7 +108,7 @@ impl ManagedFile {
         };
         let meta = file
             .metadata()
-            .with_context(|| format!("looking at {record}"))?;
+            .map_err(|e| jsonfile::io_failure("looking at", &self.record, &e))?;
         if !meta.is_file() {
             anyhow::bail!(
                 "{record}, claude-accounts' record of what it applied to {}, is {}, not a file; move it away (mv -- '{record}' '{record}.old') and {fix}",
@@ -417,11 +417,11 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
             dir.display()
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("inspecting {}", dir.display())),
+        Err(e) => return Err(jsonfile::io_failure("looking at", dir, &e)),
     }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("creating directory {}", dir.display()))
+        .map_err(|e| jsonfile::io_failure("creating the directory", dir, &e))
 }

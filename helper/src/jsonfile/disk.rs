@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 use super::{Options, Symlinks};
 
@@ -98,8 +98,7 @@ pub(super) fn locate(path: &Path, opts: &Options) -> Result<Located> {
             meta: Some(meta),
         });
     }
-    let dest =
-        fs::read_link(path).with_context(|| format!("reading the link {}", path.display()))?;
+    let dest = fs::read_link(path).map_err(|e| io_failure("reading the link", path, &e))?;
     let resolved = dir_of(path).join(&dest);
     let dest_meta = lstat(&resolved)?;
     let (p, d) = (path.display(), dest.display());
@@ -126,10 +125,9 @@ pub(super) fn locate(path: &Path, opts: &Options) -> Result<Located> {
     if dest_meta.file_type().is_symlink() && opts.symlinks == Symlinks::Replace {
         // The link itself is replaced, so its chain is only read: follow it to
         // the end (Home Manager links through its generation's home-files).
-        let end = fs::canonicalize(path)
-            .with_context(|| format!("resolving the links of {}", path.display()))?;
-        let end_meta =
-            fs::metadata(&end).with_context(|| format!("inspecting {}", end.display()))?;
+        let end =
+            fs::canonicalize(path).map_err(|e| io_failure("resolving the links of", path, &e))?;
+        let end_meta = fs::metadata(&end).map_err(|e| io_failure("looking at", &end, &e))?;
         check_regular(&format!("{p} (a link to {})", end.display()), &end_meta)?;
         return Ok(Located {
             target: path.to_path_buf(),
@@ -185,8 +183,30 @@ pub(super) fn lstat(path: &Path) -> Result<Option<Metadata>> {
             path.display(),
             path.display()
         ),
-        Err(e) => Err(e).with_context(|| format!("looking at {}", path.display())),
+        Err(e) => Err(io_failure("looking at", path, &e)),
     }
+}
+
+/// The error for an I/O step on `path` that failed: what was being done,
+/// the reason, and what to do for the errors a user can act on.
+pub fn io_failure(doing: &str, path: &Path, err: &io::Error) -> anyhow::Error {
+    let p = path.display();
+    let fix = match err.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM) => {
+            format!("make it (and the directories above it) yours and accessible (namei -l {p})")
+        }
+        Some(libc::EIO) => "the disk may be failing (see dmesg); check it".to_string(),
+        Some(libc::ELOOP) => {
+            format!("it goes through too many links; point them at real paths (namei {p})")
+        }
+        Some(libc::ENOTDIR) => {
+            format!("a part of {p} is a file where a directory belongs; move that file away")
+        }
+        Some(libc::ENOSPC | libc::EDQUOT) => "the disk is full; free space".to_string(),
+        Some(libc::EROFS) => "the file system is read-only; make it writable".to_string(),
+        _ => format!("check it (ls -ld {p})"),
+    };
+    anyhow!("{doing} {p}: {err}; {fix} and run again (nothing was changed)")
 }
 
 /// Reads a regular file whole, after checking its size; returns its bytes
@@ -196,10 +216,10 @@ pub(super) fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(V
     for _ in 0..ATTEMPTS {
         let (f, before) = open_regular(file, shown, max_size)?;
         let bytes = read_contents(&f, before.len(), max_size)
-            .with_context(|| format!("reading {shown}"))?;
+            .map_err(|e| io_failure("reading", file, &e))?;
         let after = f
             .metadata()
-            .with_context(|| format!("looking at {shown}"))?;
+            .map_err(|e| io_failure("looking at", file, &e))?;
         let identity = Identity::of(&after);
         if identity == Identity::of(&before) && bytes.len() as u64 == after.len() {
             return Ok((bytes, identity));
@@ -231,7 +251,7 @@ pub(super) fn open_regular(file: &Path, shown: &str, max_size: u64) -> Result<(F
         })?;
     let meta = f
         .metadata()
-        .with_context(|| format!("looking at {shown}"))?;
+        .map_err(|e| io_failure("looking at", file, &e))?;
     check_regular(shown, &meta)?;
     if meta.len() > max_size {
         bail!(
@@ -374,6 +394,36 @@ pub(super) fn dir_of(path: &Path) -> &Path {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    #[test]
+    fn io_failures_name_the_path_and_the_fix() {
+        let path = Path::new("/home/u/.claude-max");
+        for (errno, fix) in [
+            (
+                libc::EACCES,
+                "make it (and the directories above it) yours and accessible (namei -l /home/u/.claude-max)",
+            ),
+            (libc::EIO, "the disk may be failing"),
+            (
+                libc::ENOTDIR,
+                "a part of /home/u/.claude-max is a file where a directory belongs",
+            ),
+            (libc::ENOSPC, "the disk is full; free space"),
+            (libc::ENAMETOOLONG, "check it (ls -ld /home/u/.claude-max)"),
+        ] {
+            let message =
+                io_failure("looking at", path, &io::Error::from_raw_os_error(errno)).to_string();
+            assert!(
+                message.starts_with("looking at /home/u/.claude-max: "),
+                "{message}"
+            );
+            assert!(message.contains(fix), "{message}");
+            assert!(
+                message.ends_with(" and run again (nothing was changed)"),
+                "{message}"
+            );
+        }
+    }
 
     use crate::jsonfile::read;
 
