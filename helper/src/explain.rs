@@ -265,7 +265,7 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
     };
     let account = m.account(&account_name)?;
     let ctx = context::detect(cwd, &|k| std::env::var_os(k));
-    let account_dir = account.config_dir(home);
+    let account_dir = m.config_dir(&account_name, home)?;
     let rt = runtime::choose(
         &account_name,
         &account_dir,

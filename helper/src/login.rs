@@ -22,13 +22,26 @@ pub struct Login {
     /// `logged-in`, `expired` (a refresh token renews it at the next
     /// start), `expired-no-refresh` (log in again), `not-logged-in`,
     /// `keychain` (macOS: not inspected), `token-file` (a long-lived token
-    /// from oauthTokenFile), `unreadable`.
+    /// from oauthTokenFile), `unreadable`, `unknown` (the account dir could
+    /// not be resolved).
     pub state: &'static str,
     /// When the access token expires, in milliseconds since the epoch.
     pub expires_at: Option<u64>,
     pub subscription_type: Option<String>,
     /// One line for people.
     pub summary: String,
+}
+
+impl Login {
+    /// A login that cannot be inspected, and why.
+    pub fn unknown(why: &str) -> Login {
+        Login {
+            state: "unknown",
+            expires_at: None,
+            subscription_type: None,
+            summary: why.to_string(),
+        }
+    }
 }
 
 #[derive(Deserialize)]

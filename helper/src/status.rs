@@ -17,6 +17,7 @@ use crate::login::{self, Login};
 use crate::manifest::{Isolation, Manifest};
 use crate::registry;
 use crate::runtime::{self, Runtime};
+use crate::shown::Shown;
 
 /// The schema version of `status --json`; raised when a field changes
 /// meaning or goes away (new fields do not raise it).
@@ -52,6 +53,8 @@ pub struct AccountStatus {
     /// What is known about the login (never a token).
     pub login: Login,
     pub runtimes: Vec<RuntimeStatus>,
+    /// Why the config dir cannot be used (then no runtime is listed).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,11 +111,26 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>, here: Here) -> Res
         .unwrap_or(0);
     let state_home = registry::state_home(home);
     let mut accounts = Vec::new();
+    let mut config_dirs = m.config_dirs(home);
     for (name, account) in &m.accounts {
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        let account_dir = account.config_dir(home);
+        let account_dir = match config_dirs.remove(name.as_str()).expect("resolved") {
+            Ok(dir) => dir,
+            Err(e) => {
+                accounts.push(AccountStatus {
+                    name: name.clone(),
+                    config_dir: account.config_dir.clone(),
+                    isolation: account.isolation,
+                    single_instance: account.single_instance,
+                    login: Login::unknown("the config dir could not be resolved (see the error)"),
+                    runtimes: Vec::new(),
+                    error: Some(format!("{e:#}")),
+                });
+                continue;
+            }
+        };
         let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
         let mut runtimes = Vec::new();
         for dir in dirs {
@@ -171,6 +189,7 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>, here: Here) -> Res
             single_instance: account.single_instance,
             login,
             runtimes,
+            error: None,
         });
     }
     Ok(Status {
@@ -191,26 +210,27 @@ fn sort_changes(file: &str, report: &Report, pending: &mut Vec<String>, drift: &
     }
 }
 
-/// Prints the status for people.
+/// Prints the status for people: one line per fact, paths and messages
+/// with their control characters escaped ([`Shown`]).
 pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
     let h = &status.here;
     match (&h.choice, &h.error) {
         (Some(c), _) => writeln!(
             out,
             "here: {} gets account {} ({})\n",
-            h.directory.display(),
-            c.account,
-            c.reason
+            Shown(&h.directory),
+            Shown(&c.account),
+            Shown(c.reason.to_string())
         )?,
-        (None, Some(e)) => writeln!(out, "here: {e}\n")?,
+        (None, Some(e)) => writeln!(out, "here: {}\n", Shown(e))?,
         (None, None) => {}
     }
     for a in &status.accounts {
         writeln!(
             out,
             "{}  {}  (isolation {}{})",
-            a.name,
-            a.config_dir.display(),
+            Shown(&a.name),
+            Shown(&a.config_dir),
             a.isolation,
             if a.single_instance {
                 ", one session per runtime"
@@ -218,12 +238,15 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 ""
             }
         )?;
-        writeln!(out, "  login: {}", a.login.summary)?;
+        writeln!(out, "  login: {}", Shown(&a.login.summary))?;
+        if let Some(e) = &a.error {
+            writeln!(out, "  error    {}", Shown(e))?;
+        }
         for r in &a.runtimes {
             let place = match (&r.worktree, r.kind) {
                 (_, "account") => "account dir".to_string(),
-                (Some(w), _) => w.display().to_string(),
-                (None, _) => r.dir.display().to_string(),
+                (Some(w), _) => Shown(w).to_string(),
+                (None, _) => Shown(&r.dir).to_string(),
             };
             let state = match &r.session {
                 Some(s) if r.orphaned => format!(
@@ -246,13 +269,13 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
             };
             writeln!(out, "  {place:<40} {state}")?;
             if r.kind != "account" {
-                writeln!(out, "  {:<40} {}", "", r.dir.display())?;
+                writeln!(out, "  {:<40} {}", "", Shown(&r.dir))?;
             }
             for p in &r.pending {
-                writeln!(out, "    pending  {p}")?;
+                writeln!(out, "    pending  {}", Shown(p))?;
             }
             for d in &r.drift {
-                writeln!(out, "    drifted  {d}")?;
+                writeln!(out, "    drifted  {}", Shown(d))?;
             }
             for f in &r.foreign {
                 writeln!(
@@ -262,7 +285,7 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 )?;
             }
             if let Some(e) = &r.error {
-                writeln!(out, "    error    {e}")?;
+                writeln!(out, "    error    {}", Shown(e))?;
             }
         }
     }
@@ -273,11 +296,12 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
 /// known dir of every account (or one).
 pub fn diff(m: &Manifest, home: &Path, only: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let state_home = registry::state_home(home);
+    let mut config_dirs = m.config_dirs(home);
     for (name, account) in &m.accounts {
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        let account_dir = account.config_dir(home);
+        let account_dir = config_dirs.remove(name.as_str()).expect("resolved")?;
         let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
         for dir in dirs.into_iter().filter(|d| d.exists()) {
             let rt = Runtime::known(&dir, &account_dir);
@@ -289,7 +313,7 @@ pub fn diff(m: &Manifest, home: &Path, only: Option<&str>, out: &mut dyn Write) 
                 writeln!(
                     out,
                     "{name}: {}\n{}",
-                    dir.join(file).display(),
+                    Shown(dir.join(file)),
                     serde_json::to_string_pretty(&report.to_patch())?
                 )?;
             }
