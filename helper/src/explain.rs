@@ -39,6 +39,7 @@ use crate::managed::ManagedFile;
 use crate::manifest::Manifest;
 use crate::registry;
 use crate::runtime;
+use crate::shown::Shown;
 
 /// Replaces the managed-settings directory (for tests).
 pub const MANAGED_DIR_VAR: &str = "CLAUDE_ACCOUNTS_MANAGED_DIR";
@@ -569,15 +570,15 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "{}: account {} ({}), config dir {}",
-        r.directory.display(),
+        Shown(&r.directory),
         r.account,
         r.account_reason,
-        r.config_dir.display()
+        Shown(&r.config_dir)
     )?;
     writeln!(out, "\nSettings files, highest first:")?;
     for f in &r.files {
         let state = match (&f.error, f.exists, &f.content) {
-            (Some(e), _, _) => format!("skipped by Claude: {e}"),
+            (Some(e), _, _) => format!("skipped by Claude: {}", Shown(e)),
             (None, true, _) => "read".to_string(),
             (None, false, Some(_)) => "written by the next launch".to_string(),
             (None, false, None) => "absent".to_string(),
@@ -586,7 +587,7 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
             out,
             "  {:<10} {}  ({state})",
             f.level.name(),
-            f.path.display()
+            Shown(&f.path)
         )?;
     }
     writeln!(out, "\nSettings:")?;
@@ -594,16 +595,16 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "  (none set)")?;
     }
     for s in &r.settings {
-        writeln!(out, "  {} = {}", s.key, s.value)?;
+        writeln!(out, "  {} = {}", Shown(&s.key), s.value)?;
         for f in &s.from {
-            writeln!(out, "      from {} {}", f.level.name(), f.path.display())?;
+            writeln!(out, "      from {} {}", f.level.name(), Shown(&f.path))?;
         }
         for o in &s.overrode {
             writeln!(
                 out,
                 "      overrides {} {} ({})",
                 o.level.name(),
-                o.path.display(),
+                Shown(&o.path),
                 o.value
             )?;
         }
@@ -611,7 +612,7 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
     if !r.ignored.is_empty() {
         writeln!(out, "\nIgnored by Claude Code:")?;
         for i in &r.ignored {
-            writeln!(out, "  {} in {}: {}", i.key, i.path.display(), i.why)?;
+            writeln!(out, "  {} in {}: {}", i.key, Shown(&i.path), i.why)?;
         }
     }
     if !r.shadowed.is_empty() {
@@ -621,10 +622,10 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
                 out,
                 "  {} {} ({}) is covered by {} {} ({})",
                 s.list,
-                s.rule,
+                Shown(&s.rule),
                 join_paths(&s.files),
                 s.by_list,
-                s.by_rule,
+                Shown(&s.by_rule),
                 join_paths(&s.by_files)
             )?;
         }
@@ -635,12 +636,12 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
             writeln!(
                 out,
                 "  {:<20} {:<8} {}{}  runs: {}",
-                s.name,
+                Shown(&s.name).to_string(),
                 s.scope,
-                s.file.display(),
+                Shown(&s.file),
                 s.origin
                     .as_ref()
-                    .map(|o| format!(" ({o})"))
+                    .map(|o| format!(" ({})", Shown(o)))
                     .unwrap_or_default(),
                 s.state
             )?;
@@ -649,7 +650,7 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
     if !r.notes.is_empty() {
         writeln!(out, "\nNotes:")?;
         for n in &r.notes {
-            writeln!(out, "  {n}")?;
+            writeln!(out, "  {}", Shown(n))?;
         }
     }
     Ok(())
@@ -657,7 +658,7 @@ pub fn print(r: &Report, out: &mut dyn Write) -> Result<()> {
 
 fn join_paths(p: &[PathBuf]) -> String {
     p.iter()
-        .map(|p| p.display().to_string())
+        .map(|p| Shown(p).to_string())
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -328,3 +328,20 @@ fn declared_settings_count_as_the_user_level_before_any_launch() {
     assert_eq!(setting(&r, "model")["value"], "opus");
     assert_eq!(r["notes"], json!([]));
 }
+
+#[test]
+fn the_text_form_escapes_what_files_hold() {
+    let mut env = TestEnv::new();
+    let dir = env.mkdir("odd\ndir");
+    env.write(
+        "odd\ndir/.claude/settings.json",
+        r#"{"env": {"X\u001b[2J": "1"}, "permissions": {"allow": ["Bash(a\nb)"], "deny": ["Bash"]}}"#,
+    );
+    let out = explain_raw(&mut env, &dir, &["--account", "max"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("env.X\\e[2J = \"1\""), "{text}");
+    assert!(text.contains("allow Bash(a\\nb)"), "{text}");
+    assert!(text.contains("odd\\ndir/.claude/settings.json"), "{text}");
+}
