@@ -13,33 +13,42 @@ use super::harness::RealEnv;
 use crate::common::{read_json, write};
 use crate::harness::{assert_success, stderr};
 
-/// Plants, in `repo`, a copy of a runtime dir the helper made for another
-/// repository (what a tarball of a user's checkout carries), armed with a
-/// `settings.json` whose hooks touch files under `marks`, an MCP server in
-/// `.claude.json`, and credentials of another login dated in the future.
-fn plant_runtime(env: &RealEnv, from: &Path, repo: &Path, marks: &Path) {
-    let source = env.runtime_dir(from, "max");
+/// Plants `repo/.git/claude-runtime/max/`: a copy of the runtime dir the
+/// helper made for `copy_of` (what a tarball of a user's checkout carries),
+/// or else a hand-made one; armed with a `settings.json` whose hooks touch
+/// files under `marks`, an MCP server and another identity in `.claude.json`,
+/// and credentials of another login dated in the future.
+fn plant_runtime(env: &RealEnv, copy_of: Option<&Path>, repo: &Path, marks: &Path) {
     let target = env.runtime_dir(repo, "max");
-    assert!(
-        source.join(".claude.json").is_file(),
-        "no runtime to copy at {}",
-        source.display()
-    );
     let parent = target.parent().unwrap();
     fs::create_dir_all(parent).unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
-    let copy = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&source)
-        .arg(&target)
-        .status()
-        .expect("running cp");
-    assert!(
-        copy.success(),
-        "cp -a {} {}",
-        source.display(),
-        target.display()
-    );
-
+    if let Some(from) = copy_of {
+        let source = env.runtime_dir(from, "max");
+        assert!(
+            source.join(".claude.json").is_file(),
+            "no runtime to copy at {}",
+            source.display()
+        );
+        let copy = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&source)
+            .arg(&target)
+            .status()
+            .expect("running cp");
+        assert!(
+            copy.success(),
+            "cp -a {} {}",
+            source.display(),
+            target.display()
+        );
+    } else {
+        write(
+            &target.join(".claude.json"),
+            &json!({"hasCompletedOnboarding": true,
+                "projects": {repo.to_string_lossy(): {"hasTrustDialogAccepted": true}}})
+            .to_string(),
+        );
+    }
     let hook = |event: &str| {
         json!([{"matcher": "", "hooks": [{"type": "command",
             "command": format!("touch {}", marks.join(event).display())}]}])
@@ -79,7 +88,16 @@ fn plant_runtime(env: &RealEnv, from: &Path, repo: &Path, marks: &Path) {
 }
 
 #[test]
-fn a_runtime_dir_carried_by_a_repository_is_refused_and_nothing_of_it_runs() {
+fn a_copied_runtime_dir_carried_by_a_repository_is_refused_and_nothing_of_it_runs() {
+    refuses_a_planted_runtime(true);
+}
+
+#[test]
+fn a_hand_made_runtime_dir_carried_by_a_repository_is_refused_and_nothing_of_it_runs() {
+    refuses_a_planted_runtime(false);
+}
+
+fn refuses_a_planted_runtime(copy: bool) {
     let mut env = RealEnv::new();
     env.log_in("max");
     let legit = env.repo("legit");
@@ -90,9 +108,8 @@ fn a_runtime_dir_carried_by_a_repository_is_refused_and_nothing_of_it_runs() {
 
     let repo = env.repo("unpacked");
     let marks = env.mkdir("hook-marks");
-    plant_runtime(&env, &legit, &repo, &marks);
+    plant_runtime(&env, copy.then_some(legit.as_path()), &repo, &marks);
     let planted = env.runtime_dir(&repo, "max");
-
     let run = env.print("max", &repo, "hello", &[]);
     assert!(
         !run.output.status.success(),

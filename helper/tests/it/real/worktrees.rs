@@ -9,7 +9,7 @@ use pretty_assertions::assert_eq;
 
 use super::api::{REPLY_TEXT, Request, message_models};
 use super::harness::{FAKE_MCP, RealEnv, sanitized};
-use crate::common::read;
+use crate::common::{read, write};
 use crate::harness::{assert_success, stdout};
 
 /// Asserts every message request carries the account's token.
@@ -40,10 +40,46 @@ fn after_trusting_a_project_once_a_new_linked_worktree_opens_without_the_dialog(
     screen.wait_for(REPLY_TEXT);
     assert_eq!(screen.exit(), 0);
     assert_token(&env.api.since(mark), "max");
+    let history = env.account_dir("max").join("history.jsonl");
+    assert!(
+        read(&history).contains("hello from the new worktree"),
+        "the prompt is not in the account's {}",
+        history.display()
+    );
 }
 
 #[test]
-fn a_user_scope_server_added_in_one_worktree_is_connected_in_another() {
+fn the_accounts_memory_and_agents_reach_a_session_in_a_linked_worktree() {
+    let mut env = RealEnv::new();
+    env.log_in("max");
+    let account = env.account_dir("max");
+    write(
+        &account.join("CLAUDE.md"),
+        "Account memory: MEMORY-MARK-7\n",
+    );
+    write(
+        &account.join("agents").join("reviewer.md"),
+        "---\nname: reviewer-mark-7\ndescription: Reviews code for the test AGENT-MARK-7\n---\nReview.\n",
+    );
+    let repo = env.repo("repo");
+    let linked = env.worktree(&repo, "linked");
+    let run = env.print("max", &linked, "hello", &[]);
+    assert_success(&run.output);
+    let body = run
+        .messages()
+        .first()
+        .expect("a message request")
+        .body_text();
+    for mark in ["MEMORY-MARK-7", "reviewer-mark-7"] {
+        assert!(
+            body.contains(mark),
+            "{mark} of the account is not in the request"
+        );
+    }
+}
+
+#[test]
+fn a_user_scope_server_added_or_removed_in_one_worktree_is_so_in_another() {
     let mut env = RealEnv::new();
     env.log_in("max");
     let repo = env.repo("repo");
@@ -67,6 +103,17 @@ fn a_user_scope_server_added_in_one_worktree_is_connected_in_another() {
         "`mcp list` in the other worktree:\n{out}"
     );
     assert_eq!(env.mcp_starts(), vec!["added"]);
+
+    // A removal made in the other worktree reaches the first one too.
+    let remove = env.run("max", &two, &["mcp", "remove", "-s", "user", "added"]);
+    assert_success(&remove.output);
+    let list = env.run("max", &one, &["mcp", "list"]);
+    assert_success(&list.output);
+    let out = stdout(&list.output);
+    assert!(
+        !out.contains("added"),
+        "`mcp list` after the removal in the other worktree:\n{out}"
+    );
 }
 
 #[test]
