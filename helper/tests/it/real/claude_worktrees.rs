@@ -68,3 +68,43 @@ fn working_dir(body: &Value) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The user's `-w` arguments keep their meaning (a name, `--worktree=NAME`,
+/// none at the end), and each such session gets the runtime of the worktree
+/// Claude runs in.
+#[test]
+fn every_form_of_the_worktree_flag_gets_that_worktrees_runtime() {
+    let mut env = RealEnv::new();
+    env.log_in("max");
+    let repo = env.repo("repo");
+    let worktrees = repo.join(".claude").join("worktrees");
+    for args in [
+        &["-w", "named", "-p", "hello"][..],
+        &["--worktree=equals", "-p", "hello"][..],
+        &["-p", "hello", "-w"][..],
+    ] {
+        let run = env.run("max", &repo, args);
+        crate::harness::assert_success(&run.output);
+        let dir = run
+            .requests
+            .iter()
+            .find(|r| r.is_message())
+            .map(|r| working_dir(&r.body))
+            .expect("a message request");
+        let dir = std::path::PathBuf::from(dir);
+        assert_eq!(
+            dir.parent(),
+            Some(worktrees.as_path()),
+            "{args:?} ran in {}",
+            dir.display()
+        );
+        // Claude itself writes `migrationVersion` at every start: the
+        // session ran with this runtime as its config dir.
+        let claude_json = env.runtime_dir(&dir, "max").join(".claude.json");
+        assert!(
+            claude_json.is_file() && crate::common::read(&claude_json).contains("migrationVersion"),
+            "{args:?}: the session did not run in {}",
+            claude_json.display()
+        );
+    }
+}
