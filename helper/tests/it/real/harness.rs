@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::api::{ApiStandIn, Request};
 use super::install::claude_binary;
 use super::tmux::Screen;
-use crate::common::{read_jsonl, write};
+use crate::common::{PATIENCE, read_json, read_jsonl, set_mode, write};
 use crate::harness::{HELPER, TestEnv};
 
 /// The project's stdio MCP server (`src/bin/fake-mcp.rs`).
@@ -89,15 +89,15 @@ impl RealEnv {
     /// identity and onboarding keys in the account's `.claude.json`.
     pub fn log_in(&self, account: &str) {
         let dir = self.account_dir(account);
-        crate::common::write(
+        write(
             &dir.join(".credentials.json"),
             &self.credentials(account).to_string(),
         );
-        crate::common::set_mode(&dir.join(".credentials.json"), 0o600);
-        crate::common::set_mode(&dir, 0o700);
+        set_mode(&dir.join(".credentials.json"), 0o600);
+        set_mode(&dir, 0o700);
         let path = dir.join(".claude.json");
         let mut claude_json = if path.exists() {
-            crate::common::read_json(&path)
+            read_json(&path)
         } else {
             json!({})
         };
@@ -109,7 +109,7 @@ impl RealEnv {
             "displayName": account,
         });
         write(&path, &serde_json::to_string_pretty(&claude_json).unwrap());
-        crate::common::set_mode(&path, 0o600);
+        set_mode(&path, 0o600);
     }
 
     /// The credentials [`RealEnv::log_in`] writes for `account`.
@@ -272,7 +272,7 @@ impl Screen {
         // Move to "Yes" until the cursor shows there: keys sent while the
         // dialog is still being drawn are lost.
         let selected = format!("❯ {}", screen_text::TRUST);
-        let deadline = std::time::Instant::now() + crate::common::PATIENCE;
+        let deadline = std::time::Instant::now() + PATIENCE;
         while !self.text().unwrap_or_default().contains(&selected) {
             assert!(
                 std::time::Instant::now() < deadline,

@@ -10,7 +10,7 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use super::harness::RealEnv;
-use crate::common::{read_json, write};
+use crate::common::{list, read_json, write};
 use crate::harness::{assert_success, stderr};
 
 /// Plants `repo/.git/claude-runtime/max/`: a copy of the runtime dir the
@@ -122,11 +122,7 @@ fn refuses_a_planted_runtime(copy: bool) {
         planted.display()
     );
     assert_eq!(run.messages().len(), 0, "claude ran and sent requests");
-    assert_eq!(
-        crate::common::list(&marks),
-        Vec::<String>::new(),
-        "hooks ran"
-    );
+    assert_eq!(list(&marks), Vec::<String>::new(), "hooks ran");
     assert_eq!(
         env.mcp_starts(),
         Vec::<String>::new(),
