@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::api::REPLY_TEXT;
 use super::harness::RealEnv;
+use crate::common::{list, read};
 
 #[test]
 fn two_claude_worktrees_of_one_checkout_run_side_by_side() {
@@ -42,14 +43,37 @@ fn two_claude_worktrees_of_one_checkout_run_side_by_side() {
             worktrees.join("b").to_string_lossy().into_owned()
         ]
     );
-    assert_eq!(a.exit(), 0);
-    assert_eq!(b.exit(), 0);
+    // Checked while both run: Claude removes a clean worktree at exit.
     for name in ["a", "b"] {
         let runtime = env.runtime_dir(&worktrees.join(name), "max");
         assert!(
             runtime.join(".claude.json").is_file(),
             "the -w {name} session did not get {}",
             runtime.display()
+        );
+    }
+    assert_eq!(a.exit(), 0);
+    assert_eq!(b.exit(), 0);
+    // Claude removed both clean worktrees at exit ("Worktree removed (no
+    // changes)"); their conversations stay in the account.
+    // (Claude 2.1.332 files an interactive `-w` session's transcript
+    // under the directory it was started in, the main checkout.)
+    let projects = env.account_dir("max").join("projects");
+    let transcripts: String = list(&projects)
+        .iter()
+        .flat_map(|d| {
+            let dir = projects.join(d);
+            list(&dir)
+                .into_iter()
+                .filter(|f| f.ends_with(".jsonl"))
+                .map(move |f| read(&dir.join(f)))
+        })
+        .collect();
+    for name in ["a", "b"] {
+        assert!(
+            transcripts.contains(&format!("hello from {name}")),
+            "no transcript of the -w {name} session in {}",
+            projects.display()
         );
     }
 }
