@@ -15,10 +15,8 @@ fn two_claude_worktrees_of_one_checkout_run_side_by_side() {
     env.log_in("max");
     let repo = env.repo("repo");
     // Claude refuses `-w` in a folder not yet trusted ("Workspace trust not
-    // yet accepted"): trust the project once first.
-    let first = env.interactive("max", &repo, &[]);
-    first.accept_trust_dialog();
-    assert_eq!(first.exit(), 0);
+    // yet accepted"): the account has trusted the project before.
+    env.trust("max", &repo);
     let a = env.interactive("max", &repo, &["-w", "a"]);
     a.expect_ready_without_trust_dialog();
     let b = env.interactive("max", &repo, &["-w", "b"]);
