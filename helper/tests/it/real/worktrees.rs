@@ -223,3 +223,41 @@ fn credential_like(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// `claudemax mcp add` beside a running session of the same worktree takes
+/// effect account-wide, and survives that session's end (Claude rewrites its
+/// `.claude.json` at exit).
+#[test]
+fn a_server_added_beside_a_running_session_survives_its_end_and_reaches_other_worktrees() {
+    let mut env = RealEnv::new();
+    env.log_in("max");
+    let repo = env.repo("repo");
+    env.trust("max", &repo);
+    let (one, two) = (env.worktree(&repo, "one"), env.worktree(&repo, "two"));
+    let running = env.interactive("max", &one, &[]);
+    running.expect_ready_without_trust_dialog();
+    let log = env.mcp_log.to_string_lossy().into_owned();
+    let add = env.run(
+        "max",
+        &one,
+        &[
+            "mcp", "add", "-s", "user", "beside", "--", FAKE_MCP, "--log", &log, "--name", "beside",
+        ],
+    );
+    assert_success(&add.output);
+    running.submit("hello");
+    running.wait_for(REPLY_TEXT);
+    assert_eq!(running.exit(), 0);
+
+    for checkout in [&two, &one] {
+        let list = env.run("max", checkout, &["mcp", "list"]);
+        assert_success(&list.output);
+        let out = stdout(&list.output);
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("beside: ") && l.ends_with("✔ Connected")),
+            "`mcp list` in {} after the session ended:\n{out}",
+            checkout.display()
+        );
+    }
+}
