@@ -348,7 +348,9 @@ pub fn finish(rt: &Runtime, account: &Account, home: &Path, locked: bool) -> Res
         return Ok(Vec::new());
     }
     let mut notes = claude_json::finish(rt, &ManagedFile::claude_json(&rt.dir), account, home)?;
-    if locked && !rt.is_ephemeral() {
+    if locked {
+        // A throwaway session dir too: what Claude made there that is not
+        // the account's yet would go with the dir.
         notes.extend(layout::link(&rt.dir, &rt.account_dir, true)?.notes);
     }
     Ok(notes)
