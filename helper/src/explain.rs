@@ -399,7 +399,20 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
     }
     let refs: Vec<(usize, &Map<String, Value>)> = layers.iter().map(|(i, l)| (*i, l)).collect();
     let (merged, settings) = merge::merge(&refs, &|i| files[i].level == Level::Managed);
-    let shadowed = shadowed_rules(&refs, &files);
+    // With KEYs, only what concerns them.
+    let about = |key: &str| {
+        opts.keys.is_empty()
+            || opts
+                .keys
+                .iter()
+                .any(|k| wanted(key, std::slice::from_ref(k)) || wanted(k, &[key.to_string()]))
+    };
+    let shadowed = if about("permissions") {
+        shadowed_rules(&refs, &files)
+    } else {
+        Vec::new()
+    };
+    ignored.retain(|i| about(&i.key));
     let settings: Vec<Setting> = settings
         .into_iter()
         .filter(|s| wanted(&s.key, &opts.keys))

@@ -113,6 +113,10 @@ fn each_level_wins_over_the_ones_below_it() {
     );
     let r = explain(&mut env, &app, &["--account", "max", "model"]);
     assert_eq!(setting(&r, "model")["value"], "local-model");
+    // Only what concerns the keys asked for.
+    assert_eq!((&r["ignored"], &r["shadowed"]), (&json!([]), &json!([])));
+    let r = explain(&mut env, &app, &["--account", "max", "permissions.allow"]);
+    assert_eq!(r["shadowed"].as_array().unwrap().len(), 1, "{r:#}");
     std::fs::remove_file(&local).unwrap();
     let r = explain(&mut env, &app, &["--account", "max", "model"]);
     assert_eq!(setting(&r, "model")["value"], "project-model");
