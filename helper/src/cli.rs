@@ -94,8 +94,9 @@ pub enum Command {
         /// or the only one).
         #[arg(long)]
         account: Option<String>,
-        /// A settings file passed to claude with `--settings` (a profile).
-        #[arg(long, value_name = "FILE")]
+        /// A settings file (or JSON text) passed to claude with `--settings`
+        /// (a profile).
+        #[arg(long, value_name = "FILE|JSON")]
         settings: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]

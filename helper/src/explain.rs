@@ -231,6 +231,27 @@ fn source(level: Level, path: PathBuf) -> Source {
     }
 }
 
+/// The `--settings` layer: a file, or JSON text as `claude --settings`
+/// also takes (shown as the path `--settings`).
+fn flag_source(flag: &Path) -> Source {
+    let text = flag.to_string_lossy();
+    if !text.trim_start().starts_with('{') {
+        return source(Level::Flag, flag.to_path_buf());
+    }
+    let (content, error) = match serde_json::from_str(&text) {
+        Ok(Value::Object(m)) => (Some(m), None),
+        Ok(_) => (None, Some("--settings JSON must be an object".to_string())),
+        Err(e) => (None, Some(format!("--settings JSON: {e}"))),
+    };
+    Source {
+        level: Level::Flag,
+        path: PathBuf::from("--settings"),
+        exists: true,
+        error,
+        content,
+    }
+}
+
 /// The managed files in Claude's order, lowest first: the base file, then
 /// the drop-ins by name (the last one wins).
 fn managed_files(dir: &Path) -> Vec<PathBuf> {
@@ -291,7 +312,7 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
         .map(|p| source(Level::Managed, p))
         .collect();
     if let Some(flag) = &opts.settings {
-        files.push(source(Level::Flag, flag.clone()));
+        files.push(flag_source(flag));
     }
     files.push(source(
         Level::Local,

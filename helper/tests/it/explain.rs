@@ -111,6 +111,22 @@ fn each_level_wins_over_the_ones_below_it() {
             ],
         }])
     );
+    let r = explain(
+        &mut env,
+        &app,
+        &[
+            "--account",
+            "max",
+            "--settings",
+            r#"{"model": "inline"}"#,
+            "model",
+        ],
+    );
+    assert_eq!(setting(&r, "model")["value"], "inline");
+    assert_eq!(
+        setting(&r, "model")["from"],
+        json!([{"level": "flag", "path": "--settings"}])
+    );
     let r = explain(&mut env, &app, &["--account", "max", "model"]);
     assert_eq!(setting(&r, "model")["value"], "local-model");
     // Only what concerns the keys asked for.
