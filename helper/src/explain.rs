@@ -332,6 +332,15 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
             managed.display()
         ));
     }
+    if cfg!(target_os = "macos") {
+        let mdm = Path::new("/Library/Managed Preferences/com.anthropic.claudecode.plist");
+        if mdm.exists() {
+            notes.push(format!(
+                "{} (an MDM profile) exists: Claude Code uses it instead of the managed files shown here, unless it sets managedSourcesBehavior = \"merge\"",
+                mdm.display()
+            ));
+        }
+    }
     // The user level as the next launch leaves it: the declared keys
     // applied over the file (Nix wins on its keys).
     if let Some(user) = files.iter_mut().find(|f| f.level == Level::User)
