@@ -48,10 +48,16 @@ pub struct RuntimeStatus {
     pub running: bool,
     /// The running session's record, when it matches the lock holder.
     pub session: Option<SessionInfo>,
+    /// The session's launcher is gone but its claude still runs.
+    pub orphaned: bool,
     /// Paths the next launch (or activation) would change, per file.
     pub pending: Vec<String>,
     /// Nix-owned paths changed at runtime, per file.
     pub drift: Vec<String>,
+    /// Entries of a runtime dir that are neither its own nor links to the
+    /// account's (the next launch or session end moves them into the
+    /// account).
+    pub foreign: Vec<PathBuf>,
     /// Why the files could not be inspected.
     pub error: Option<String>,
 }
@@ -96,11 +102,14 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
                 lock::Probe::Free
             };
             let running = probe.is_held();
-            let session = match probe {
-                lock::Probe::Held(info) => info,
-                lock::Probe::Free => None,
-            };
+            let orphaned = matches!(probe, lock::Probe::Orphaned(_));
+            let session = probe.holder().cloned();
             let (mut pending, mut drift, mut error) = (Vec::new(), Vec::new(), None);
+            let foreign = if rt.is_account_dir() || !dir.exists() {
+                Vec::new()
+            } else {
+                runtime::layout::foreign_entries(&dir, &account_dir).unwrap_or_default()
+            };
             if dir.exists() {
                 match runtime::plan(&rt, account, home) {
                     Ok((settings, claude_json)) => {
@@ -119,8 +128,10 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
                 project_key: rt.project_key,
                 running,
                 session,
+                orphaned,
                 pending,
                 drift,
+                foreign,
                 error,
             });
         }
@@ -173,6 +184,11 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 (None, _) => Shown(&r.dir).to_string(),
             };
             let state = match &r.session {
+                Some(s) if r.orphaned => format!(
+                    "running: claude {} since {} (its launcher is gone; `claude-close` ends it)",
+                    s.claude_pid.unwrap_or_default(),
+                    format_utc(s.started_at)
+                ),
                 Some(s) => format!(
                     "running: pid {}{} since {}",
                     s.pid,
@@ -195,6 +211,13 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
             }
             for d in &r.drift {
                 writeln!(out, "    drifted  {}", Shown(d))?;
+            }
+            for f in &r.foreign {
+                writeln!(
+                    out,
+                    "    not the account's  {} (moved into the account when no session runs there)",
+                    Shown(f)
+                )?;
             }
             if let Some(e) = &r.error {
                 writeln!(out, "    error    {}", Shown(e))?;

@@ -2,6 +2,7 @@
 //! helpers are `harness::TestEnv` (the environment) and `common`.
 
 mod activate;
+mod claude_worktree;
 mod common;
 mod configdir;
 mod context;
@@ -11,5 +12,8 @@ mod harness;
 mod jsonfile;
 mod launch;
 mod modes;
+mod real;
 mod refusals;
 mod session_lock;
+mod sync;
+mod trust;
