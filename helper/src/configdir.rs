@@ -11,13 +11,13 @@
 //!   refuses a dir that climbs out of `~`, is `~` or `/` itself, is another
 //!   tool's directory ([`claimed`]), or is, holds or lies inside another
 //!   account's dir written the same way.
-//! * [`resolve`] gives the path every command then uses: `~` expanded,
+//! * [`resolve_all`] gives the path every command then uses: `~` expanded,
 //!   `.`/`..` resolved lexically, then the links of its longest existing
 //!   prefix resolved (a dangling link, or a file where a directory belongs,
 //!   is an error). The same rules are then checked on that real path against
 //!   the real HOME, plus: it lies under HOME, is not in the helper's own
-//!   state dir nor in a git dir. [`overlaps`] compares the real paths of all
-//!   accounts. Every error names the path, what it really is, and the fix.
+//!   state dir nor in a git dir; and the real paths of all accounts are
+//!   compared. Every error names the path, what it really is, and the fix.
 //! * `~/.claude` (Claude Code's default dir) is allowed: users migrate from it.
 
 use std::collections::BTreeMap;
@@ -215,12 +215,36 @@ fn relation(a: &Path, b: &Path) -> Option<&'static str> {
     }
 }
 
+/// HOME and the helper's state dir, as they really are.
+struct Places {
+    home: PathBuf,
+    real_home: PathBuf,
+    state: PathBuf,
+}
+
+impl Places {
+    fn of(home: &Path) -> Result<Places> {
+        let real_home = std::fs::canonicalize(home).map_err(|e| {
+            anyhow::anyhow!(
+                "your home directory {} (HOME) cannot be resolved: {e}; set HOME to your home directory and run again",
+                home.display()
+            )
+        })?;
+        let state = crate::registry::state_home(home).join("claude-accounts");
+        Ok(Places {
+            home: home.to_path_buf(),
+            real_home,
+            state: real_path(&normalize(&state)).unwrap_or(state),
+        })
+    }
+}
+
 /// The real path of `account`'s config dir (see the module doc), checked
-/// to be a dedicated directory under `home`. `name` names the account in
-/// the error.
-pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
+/// to be a dedicated directory under HOME. `name` names the account in the
+/// error.
+fn resolve(name: &str, account: &Account, places: &Places) -> Result<PathBuf> {
     let written = &account.config_dir;
-    let lexical = normalize(&expand_home(written, home));
+    let lexical = normalize(&expand_home(written, &places.home));
     if !lexical.is_absolute() {
         bail!(
             "the config dir of account {name}, {}, is not an absolute path; {}",
@@ -228,12 +252,7 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
             fix(name)
         );
     }
-    let real_home = std::fs::canonicalize(home).map_err(|e| {
-        anyhow::anyhow!(
-            "your home directory {} (HOME) cannot be resolved: {e}; set HOME to your home directory and run again",
-            home.display()
-        )
-    })?;
+    let real_home = &places.real_home;
     let real = real_path(&lexical).map_err(|e| {
         anyhow::anyhow!(
             "the config dir of account {name}, {}: {e}",
@@ -245,7 +264,7 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
     } else {
         format!(" (really {})", real.display())
     };
-    let Ok(rel) = real.strip_prefix(&real_home) else {
+    let Ok(rel) = real.strip_prefix(real_home) else {
         bail!(
             "the config dir of account {name}, {}{is}, is not under your home directory {}; {}",
             written.display(),
@@ -260,9 +279,8 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
             fix(name)
         );
     }
-    let state = crate::registry::state_home(home).join("claude-accounts");
-    let state = real_path(&normalize(&state)).unwrap_or(state);
-    if let Some(relation) = relation(&real, &state) {
+    let state = &places.state;
+    if let Some(relation) = relation(&real, state) {
         bail!(
             "the config dir of account {name}, {}{is}, {relation} claude-accounts' own state dir {}; {}",
             written.display(),
@@ -274,13 +292,20 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
 }
 
 /// The real config dirs of every account, or why each cannot be used: the
-/// errors of [`resolve`], and two accounts whose real dirs are the same or
+/// errors of `resolve`, and two accounts whose real dirs are the same or
 /// nested (both are refused).
 pub fn resolve_all<'m>(m: &'m Manifest, home: &Path) -> BTreeMap<&'m str, Result<PathBuf>> {
+    let places = Places::of(home);
     let mut dirs: BTreeMap<&str, Result<PathBuf>> = m
         .accounts
         .iter()
-        .map(|(name, a)| (name.as_str(), resolve(name, a, home)))
+        .map(|(name, a)| {
+            let dir = match &places {
+                Ok(places) => resolve(name, a, places),
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            };
+            (name.as_str(), dir)
+        })
         .collect();
     let real: Vec<(&str, PathBuf)> = dirs
         .iter()
