@@ -9,5 +9,6 @@ mod baseline;
 mod harness;
 mod hostile;
 mod install;
+mod modes;
 mod tmux;
 mod worktrees;
