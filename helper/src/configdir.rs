@@ -160,6 +160,18 @@ fn fix(name: &str) -> String {
 /// The problems [`Manifest::parse`] reports about config dirs, found
 /// without the filesystem or HOME: each dir as written, `~/` kept symbolic.
 pub fn lexical_problems(m: &Manifest) -> Vec<String> {
+    lexical_problems_in(m, None)
+}
+
+/// [`lexical_problems`], and with `home` (what `check` knows from HOME)
+/// also for absolute dirs under it, such as the Home Manager module
+/// renders: each dir with `~` expanded and `.`/`..` resolved, still without
+/// looking at the filesystem (links are for [`resolve_all`]). A dir outside
+/// `home` is not a problem here: the manifest may be checked where HOME is
+/// not its user's (Nix builds it with HOME=/homeless-shelter); activation
+/// refuses it.
+pub fn lexical_problems_in(m: &Manifest, home: Option<&Path>) -> Vec<String> {
+    let home = home.map(normalize);
     let mut problems = Vec::new();
     let mut seen: Vec<(PathBuf, &str)> = Vec::new();
     for (name, a) in &m.accounts {
@@ -168,25 +180,30 @@ pub fn lexical_problems(m: &Manifest) -> Vec<String> {
             continue; // reported by the manifest's own rules
         }
         let at = format!("accounts.{name}.configDir");
-        let key = normalize(written);
+        let (key, base) = match &home {
+            Some(home) => (normalize(&expand_home(written, home)), Some(home.as_path())),
+            None => (
+                normalize(written),
+                written.starts_with("~").then_some(Path::new("~")),
+            ),
+        };
         let shown = key.display();
-        if written.starts_with("~") {
-            match key.strip_prefix("~") {
-                Ok(rel) => {
-                    if let Some(why) = claimed(rel) {
-                        problems.push(format!("{at}: {written:?} {why}; {}", fix(name)));
-                    }
+        match base.map(|base| (base, key.strip_prefix(base))) {
+            Some((_, Ok(rel))) => {
+                if let Some(why) = claimed(rel) {
+                    problems.push(format!("{at}: {written:?} {why}; {}", fix(name)));
                 }
-                Err(_) => problems.push(format!(
-                    "{at}: {written:?} climbs out of your home directory (it is {shown}); {}",
-                    fix(name)
-                )),
             }
-        } else if key == Path::new("/") {
-            problems.push(format!(
+            Some(_) if written.starts_with("~") => problems.push(format!(
+                "{at}: {written:?} climbs out of your home directory (it is {shown}); {}",
+                fix(name)
+            )),
+            Some(_) => {}
+            None if key == Path::new("/") => problems.push(format!(
                 "{at}: {written:?} is the root directory; {}",
                 fix(name)
-            ));
+            )),
+            None => {}
         }
         for (other_key, other) in &seen {
             if let Some(relation) = relation(&key, other_key) {
@@ -504,6 +521,33 @@ mod tests {
             problems(&[("a", "/home/u/.claude-a"), ("b", "/home/u/.claude-ab")]),
             Vec::<String>::new(),
             "a name prefix is not a path prefix"
+        );
+    }
+
+    #[test]
+    fn with_home_absolute_dirs_are_checked_too() {
+        let home = Path::new("/home/alice");
+        let found = |dirs: &[(&str, &str)]| lexical_problems_in(&manifest(dirs), Some(home));
+        assert_eq!(
+            found(&[("max", "/home/alice/.claude-max")]),
+            Vec::<String>::new()
+        );
+        let ssh = found(&[("max", "/home/alice/.ssh")]);
+        assert!(
+            ssh[0].contains("\"/home/alice/.ssh\" is ~/.ssh, ssh's directory"),
+            "{ssh:?}"
+        );
+        assert_eq!(
+            found(&[("max", "/srv/claude-max")]),
+            Vec::<String>::new(),
+            "outside HOME: left to activation"
+        );
+        let mixed = found(&[("max", "/home/alice/.claude-max"), ("pro", "~/.claude-max")]);
+        assert!(
+            mixed[0].contains(
+                "\"~/.claude-max\" is account \"max\"'s config dir /home/alice/.claude-max"
+            ),
+            "{mixed:?}"
         );
     }
 
