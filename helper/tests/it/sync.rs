@@ -178,3 +178,69 @@ fn both_sides_changing_one_server_keeps_the_later_change_and_says_so() {
         "worktree-2"
     );
 }
+
+#[test]
+fn a_management_command_runs_beside_a_session_and_is_shared() {
+    let mut env = TestEnv::new();
+    log_in_outside_git(&mut env, "login");
+    let repo = env.repo("repo");
+    let wt = env.worktree(&repo, "wt");
+    let (session, _) = crate::launch::start_session(&mut env, "max", &wt, &[]);
+    // `claudemax mcp add -s user x -- cmd` while claudemax runs there.
+    let out = env.launch(
+        "max",
+        &wt,
+        ["mcp", "add", "-s", "user", "x", "--", "cmd"],
+        &[("FAKE_CLAUDE_ACTIONS", "add-mcp:x")],
+    );
+    assert_success(&out);
+    assert!(
+        !stderr(&out).contains("already running"),
+        "{}",
+        stderr(&out)
+    );
+    let account = read_json(&env.account_dir("max").join(".claude.json"));
+    assert!(account["mcpServers"]["x"].is_object(), "{account}");
+    // A session, though, is still one per worktree.
+    let out = env.launch("max", &wt, Vec::<&str>::new(), &[]);
+    assert!(stderr(&out).contains("already running"), "{}", stderr(&out));
+    crate::launch::stop(session);
+}
+
+#[test]
+fn a_reset_claude_json_on_either_side_is_restored_not_propagated() {
+    let mut env = TestEnv::new();
+    log_in_outside_git(&mut env, "login");
+    let account_file = env.account_dir("max").join(".claude.json");
+    let repo = env.repo("repo");
+    let rt = config_dir(&run_report(&mut env, "max", &repo, &[], "add-mcp:mine"));
+    let before = read_json(&account_file);
+    // Claude Code resets a .claude.json it cannot parse: the worktree's.
+    std::fs::write(rt.join(".claude.json"), "{\"numStartups\": 1}").unwrap();
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
+    assert!(
+        stderr(&out).contains("restored them from the account's"),
+        "{}",
+        stderr(&out)
+    );
+    let account = read_json(&account_file);
+    assert_eq!(account["oauthAccount"], before["oauthAccount"]);
+    assert_eq!(servers(&account), ["mine", "nix-server"]);
+    let state = read_json(&rt.join(".claude.json"));
+    assert_eq!(state["oauthAccount"], before["oauthAccount"]);
+    assert_eq!(servers(&state), ["mine", "nix-server"]);
+
+    // The account's: the worktree restores it.
+    std::fs::write(&account_file, "{\"numStartups\": 1}").unwrap();
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
+    assert!(
+        stderr(&out).contains("restored them from the worktree's"),
+        "{}",
+        stderr(&out)
+    );
+    let account = read_json(&account_file);
+    assert_eq!(account["oauthAccount"], before["oauthAccount"]);
+    assert_eq!(account["userID"], before["userID"]);
+    // Nix's own server comes back with the account's next apply.
+    assert_eq!(servers(&account), ["mine"]);
+}
