@@ -10,7 +10,8 @@
 //!   no filesystem: `~/` is expanded symbolically and `.`/`..` resolved. It
 //!   refuses a dir that climbs out of `~`, is `~` or `/` itself, is another
 //!   tool's directory ([`claimed`]), or is, holds or lies inside another
-//!   account's dir written the same way.
+//!   account's dir written the same way. `check` also runs
+//!   [`lexical_problems_in`] with HOME, for absolute dirs under it.
 //! * [`resolve_all`] gives the path every command then uses: `~` expanded,
 //!   `.`/`..` resolved lexically, then the links of its longest existing
 //!   prefix resolved (a dangling link, or a file where a directory belongs,
