@@ -165,6 +165,17 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { manifest } => {
             let m = Manifest::load(&manifest)?;
+            // HOME says where `~` is: absolute config dirs are checked too.
+            if let Ok(home) = manifest::home_dir() {
+                let problems = crate::configdir::lexical_problems_in(&m, Some(&home));
+                if !problems.is_empty() {
+                    anyhow::bail!(
+                        "invalid manifest {}: {}",
+                        manifest.display(),
+                        manifest::Problems(problems)
+                    );
+                }
+            }
             for warning in manifest::warnings(&m) {
                 eprintln!("claude-accounts: warning: {warning}");
             }

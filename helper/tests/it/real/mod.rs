@@ -11,5 +11,6 @@ mod explain;
 mod harness;
 mod hostile;
 mod install;
+mod modes;
 mod tmux;
 mod worktrees;
