@@ -41,8 +41,11 @@ const SETTINGS_ONLY_KEYS: &[&str] = &[
     "outputStyle",
     "apiKeyHelper",
     "enabledPlugins",
-    "allowedTools",
 ];
+
+/// Keys that Claude Code reads only from a project's entry of `.claude.json`
+/// (`projects.<path>.<key>`); at the top level they have no effect.
+const PROJECT_ONLY_KEYS: &[&str] = &["allowedTools"];
 
 /// One Home Manager generation's declared state for every account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -374,6 +377,14 @@ pub fn validate(m: &Manifest) -> Vec<String> {
                 ));
             }
         }
+        for key in PROJECT_ONLY_KEYS {
+            if a.claude_json.contains_key(*key) {
+                problems.push(format!(
+                    "{}: Claude Code reads {key} per project (projects.<path>.{key} of .claude.json), not at the top level; allow tools for every project with settings.permissions.allow",
+                    at(&format!("claudeJson.{key}"))
+                ));
+            }
+        }
         match a.claude_json.get("mcpServers") {
             None => {}
             Some(Value::Object(servers)) => {
@@ -594,6 +605,7 @@ mod tests {
         let mut v: Value = serde_json::from_str(&golden()).unwrap();
         let pro = v["accounts"]["pro"].clone();
         v["accounts"]["max"]["claudeJson"]["permissions"] = serde_json::json!({});
+        v["accounts"]["max"]["claudeJson"]["allowedTools"] = serde_json::json!([]);
         v["accounts"]["max"]["settings"]["mcpServers"] = serde_json::json!({});
         v["accounts"]["max"]["environment"]["CLAUDE_CONFIG_DIR"] = "/x".into();
         v["accounts"]["max"]["claudeJson"]["mcpServers"]["bad"] =
@@ -607,6 +619,7 @@ mod tests {
         let text = Problems(err.clone()).to_string();
         for needle in [
             "claudeJson.permissions",
+            "claudeJson.allowedTools: Claude Code reads allowedTools per project",
             "settings.mcpServers",
             "CLAUDE_CONFIG_DIR",
             "mcpServers.bad: a http server needs a \"url\"",

@@ -296,6 +296,7 @@ let
     let
       a = r.account;
       misplaced = render.misplacedClaudeJsonKeys a.claudeJson;
+      perProject = render.projectClaudeJsonKeys a.claudeJson;
     in
     [
       {
@@ -333,6 +334,10 @@ let
         } to ${opt name}.settings.'';
       }
       {
+        assertion = perProject == [ ];
+        message = ''${opt name}.claudeJson: ${lib.concatStringsSep ", " perProject} is a per-project key of .claude.json (projects.<path>.${lib.head (perProject ++ [ "" ])}, written by Claude Code when you approve a tool), not a top-level one, so it has no effect here; allow tools for every project with ${opt name}.settings.permissions.allow instead.'';
+      }
+      {
         assertion = !(a.environment ? CLAUDE_CONFIG_DIR || a.secretFiles ? CLAUDE_CONFIG_DIR);
         message = ''${opt name}: CLAUDE_CONFIG_DIR is chosen by ${a.wrapperName} for every session; remove it from environment/secretFiles and set configDir or isolation instead.'';
       }
@@ -343,7 +348,10 @@ let
     let
       a = r.account;
     in
-    lib.optional (a.trustedProjects != [ ] && a.mcpOverlay == null) ''
+    map (m: ''
+      ${opt name}.${m.key}: ${m.instead}. Otherwise every launch re-applies it and reports drift.
+    '') (render.migratedKeys { inherit (r) settings; inherit (a) claudeJson; })
+    ++ lib.optional (a.trustedProjects != [ ] && a.mcpOverlay == null) ''
       ${opt name}.trustedProjects has no effect while ${opt name}.mcpOverlay is null (no overlay file is read); set mcpOverlay or remove trustedProjects.
     ''
     ++ lib.optional (r.settings ? env.CLAUDE_CONFIG_DIR) ''

@@ -137,7 +137,7 @@ let
           default = { };
           example = literalExpression ''
             {
-              model = "opus";
+              model = "sonnet";
               permissions.allow = [ "Bash(git status)" "Bash(cargo test:*)" ];
               permissions.deny = [ "Read(./.env)" ];
               env.DISABLE_TELEMETRY = "1";
@@ -188,13 +188,15 @@ let
         claudeJson = mkOption {
           inherit (jsonFormat) type;
           default = { };
-          example = literalExpression "{ autoUpdates = false; }";
+          example = literalExpression "{ editorMode = \"vim\"; }";
           description = ''
             Other top-level keys enforced in the account's
             {file}`.claude.json`; every key not declared here (projects,
             history, identity) stays Claude Code's. Use {option}`mcpServers`
             for servers and {option}`settings` for what Claude Code reads from
-            {file}`settings.json`.
+            {file}`settings.json` (e.g. `settings.env.DISABLE_AUTOUPDATER =
+            "1"` rather than `autoUpdates = false`, which Claude Code 2.1.x
+            migrates away at every start).
           '';
         };
 
@@ -412,12 +414,16 @@ let
             "lastReleaseNotesSeen"
             "firstStartTime"
             "installMethod"
-            "autoUpdates"
+            "customApiKeyResponses"
           ];
           description = ''
-            Top-level {file}`.claude.json` keys copied from the account dir
-            into a new runtime dir, so that a new worktree needs no login and
-            shows no first-run wizard.
+            The account-wide top-level {file}`.claude.json` keys (identity,
+            onboarding, API key approvals): copied from the account dir into
+            a new runtime dir and kept in step between the account's and
+            every runtime dir's {file}`.claude.json`, so that a new worktree
+            needs no login and shows no first-run wizard. (`autoUpdates` is
+            not one: Claude Code 2.1.x moves it into {file}`settings.json` as
+            `env.DISABLE_AUTOUPDATER`.)
           '';
         };
 
@@ -451,7 +457,7 @@ in
       example = literalExpression ''
         {
           max = {
-            settings.model = "opus";
+            settings.model = "sonnet";
             mcpServers.github = {
               type = "http";
               url = "https://api.githubcopilot.com/mcp/";

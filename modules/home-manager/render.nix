@@ -45,8 +45,12 @@ rec {
     "outputStyle"
     "apiKeyHelper"
     "enabledPlugins"
-    "allowedTools"
   ];
+
+  # Keys that Claude Code reads only from a project's entry of `.claude.json`
+  # (`projects.<path>.<key>`); at the top level they have no effect (the
+  # helper rejects them too).
+  projectOnlyKeys = [ "allowedTools" ];
 
   # Merges two JSON objects recursively, `over` winning: objects merge key by
   # key, every other value (lists included) is replaced whole. This is how an
@@ -204,6 +208,40 @@ rec {
   # settings.json).
   misplacedClaudeJsonKeys =
     claudeJson: filter (key: elem key settingsOnlyKeys) (attrNames claudeJson);
+
+  # Keys of `claudeJson` that Claude Code reads per project only.
+  projectClaudeJsonKeys = claudeJson: filter (key: elem key projectOnlyKeys) (attrNames claudeJson);
+
+  # Declared keys that Claude Code 2.1.x migrates away at every start, so
+  # that every launch would re-apply them and report drift: a list of
+  # `{ key; instead; }`, `key` the option path below the account and
+  # `instead` what to declare.
+  migratedKeys =
+    { settings, claudeJson }:
+    (
+      if (settings.model or null) == "opus" then
+        [
+          {
+            key = "settings.model = \"opus\"";
+            instead = "Claude Code removes the alias \"opus\" from settings.json at every start (its default model is chosen per account); declare a full model name (the one `/model` shows) or another alias (\"sonnet\", \"haiku\", \"opusplan\", \"default\"), or remove it";
+          }
+        ]
+      else
+        [ ]
+    )
+    ++ (
+      if claudeJson ? autoUpdates then
+        [
+          {
+            key = "claudeJson.autoUpdates";
+            instead = "Claude Code moves it out of .claude.json at every start (into settings.json as env.DISABLE_AUTOUPDATER); declare settings.env.DISABLE_AUTOUPDATER = \"1\" instead${
+              if claudeJson.autoUpdates == false then "" else " (or nothing, to keep updates on)"
+            }";
+          }
+        ]
+      else
+        [ ]
+    );
 
   # True for a non-empty string.
   nonEmpty = s: isString s && s != "";

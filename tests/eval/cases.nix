@@ -72,7 +72,7 @@ let
       inherits = {
         package = claude;
         settings = {
-          model = "opus";
+          model = "sonnet";
           permissions.allow = [ "Edit" ];
         };
         mcpServers.replaced = {
@@ -136,7 +136,7 @@ in
     expected = {
       theme = "dark";
       includeCoAuthoredBy = false;
-      model = "opus";
+      model = "sonnet";
       permissions = {
         allow = [ "Edit" ];
         deny = [ "Read(./.env)" ];
@@ -196,7 +196,7 @@ in
     };
     expected = {
       settings = {
-        model = "opus";
+        model = "sonnet";
         permissions.allow = [ "Edit" ];
       };
       assets = [ "commands" ];
@@ -361,6 +361,7 @@ in
           claudeJson = {
             permissions = { };
             mcpServers = { };
+            allowedTools = [ "Edit" ];
           };
           environment.CLAUDE_CONFIG_DIR = "/tmp/x";
         };
@@ -370,6 +371,7 @@ in
       "programs.claude-code.accounts.max.claudeJson.mcpServers: declare MCP servers in programs.claude-code.accounts.max.mcpServers instead (it adds the enabled toggle and merges shared servers)."
       "programs.claude-code.accounts.max.settings.mcpServers: Claude Code ignores mcpServers in settings.json; move the servers to programs.claude-code.accounts.max.mcpServers."
       "programs.claude-code.accounts.max.claudeJson: Claude Code reads permissions from settings.json, not .claude.json; move it to programs.claude-code.accounts.max.settings."
+      "programs.claude-code.accounts.max.claudeJson: allowedTools is a per-project key of .claude.json (projects.<path>.allowedTools, written by Claude Code when you approve a tool), not a top-level one, so it has no effect here; allow tools for every project with programs.claude-code.accounts.max.settings.permissions.allow instead."
       "programs.claude-code.accounts.max: CLAUDE_CONFIG_DIR is chosen by claudemax for every session; remove it from environment/secretFiles and set configDir or isolation instead."
     ];
   };
@@ -423,6 +425,29 @@ in
       ''
       ''
         programs.claude-code.accounts.max.settings.env.CLAUDE_CONFIG_DIR cannot take effect: Claude Code reads settings.json from the config dir that claudemax has already chosen. Remove it; set configDir or isolation instead.
+      ''
+    ];
+  };
+  warningMigratedKeys = {
+    actual = ourWarnings (evalHome [
+      {
+        programs.claude-code = {
+          enable = true;
+          package = claude;
+          settings.model = "opus";
+          accounts.max = {
+            package = claude;
+            claudeJson.autoUpdates = false;
+          };
+        };
+      }
+    ]);
+    expected = [
+      ''
+        programs.claude-code.accounts.max.settings.model = "opus": Claude Code removes the alias "opus" from settings.json at every start (its default model is chosen per account); declare a full model name (the one `/model` shows) or another alias ("sonnet", "haiku", "opusplan", "default"), or remove it. Otherwise every launch re-applies it and reports drift.
+      ''
+      ''
+        programs.claude-code.accounts.max.claudeJson.autoUpdates: Claude Code moves it out of .claude.json at every start (into settings.json as env.DISABLE_AUTOUPDATER); declare settings.env.DISABLE_AUTOUPDATER = "1" instead. Otherwise every launch re-applies it and reports drift.
       ''
     ];
   };

@@ -73,6 +73,10 @@ in
     }
   );
 
+  # The nix-darwin module's options and activation (./darwin.nix), on every
+  # system: evaluation needs no Mac.
+  darwin-module-eval = testLib.compareCases "darwin-module-eval" (import ./darwin.nix { inherit pkgs; });
+
   # The manifest rendered from tests/fixtures/golden-config.nix, as written
   # to the store (and accepted there by `claude-accounts check`), equals the
   # fixture the Rust tests check against the schema.

@@ -10,7 +10,10 @@
 #   HM_OFFLINE_BIN_DIR=$PWD/helper/target/release tests/hm-offline/cycle.sh [SCRATCH]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-hm_offline=${HM_OFFLINE:-/work/shared/hm-offline}/hm-offline
+# hm-offline lives beside the repository (../shared/hm-offline from the main
+# checkout, also when this is a linked worktree) unless HM_OFFLINE says where.
+main_root=$(cd "$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --path-format=absolute --git-common-dir)/.." && pwd)
+hm_offline=${HM_OFFLINE:-$main_root/../shared/hm-offline}/hm-offline
 scratch=${1:-$(mktemp -d /tmp/claude-accounts-cycle.XXXXXX)}
 rm -rf "$scratch" && mkdir -p "$scratch"
 home=$(cd "$scratch" && pwd)
@@ -42,7 +45,7 @@ expect "max inherits and overrides settings" \
   '.theme == "dark" and .includeCoAuthoredBy == false and .permissions.allow == ["Bash(git status)","Bash(cargo test:*)"] and .permissions.deny == ["Read(./.env)"]' \
   "$max/settings.json"
 expect "max has the shared and its own servers, not the disabled one" \
-  '(.mcpServers | keys) == ["github","scratch","shared-time"] and .autoUpdates == false' "$max/.claude.json"
+  '(.mcpServers | keys) == ["github","scratch","shared-time"] and .editorMode == "vim"' "$max/.claude.json"
 expect "pro inherits nothing" '.permissions == {} and (has("theme") | not)' "$pro/settings.json"
 [ -L "$max/commands" ] && [ -f "$max/commands/shared-review.md" ] && [ -f "$max/commands/deploy.md" ] \
   || fail "max's commands are not one linked directory with shared and own entries"

@@ -62,7 +62,7 @@ in
       '';
       skills.release = "Cut a release.";
       environment.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
-      claudeJson.autoUpdates = false;
+      claudeJson.editorMode = "vim";
     };
 
     pro = {

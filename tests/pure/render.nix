@@ -25,7 +25,7 @@ let
     claude = "claude";
     settings = { };
     claudeJson = {
-      autoUpdates = false;
+      editorMode = "vim";
     };
     mcpServers = {
       a = {
@@ -193,6 +193,48 @@ in
     expr = r.settingsOnlyKeys;
     expected = rustStrings "SETTINGS_ONLY_KEYS";
   };
+  projectOnlyKeysAreTheHelpers = {
+    expr = r.projectOnlyKeys;
+    expected = rustStrings "PROJECT_ONLY_KEYS";
+  };
+  projectClaudeJsonKeysFindsAllowedTools = {
+    expr = r.projectClaudeJsonKeys {
+      allowedTools = [ "Edit" ];
+      editorMode = "vim";
+    };
+    expected = [ "allowedTools" ];
+  };
+
+  # Keys Claude Code 2.1.x migrates away are named, with what to declare.
+  migratedKeysNamesOpusAndAutoUpdates = {
+    expr = map (m: m.key) (
+      r.migratedKeys {
+        settings.model = "opus";
+        claudeJson.autoUpdates = false;
+      }
+    );
+    expected = [
+      "settings.model = \"opus\""
+      "claudeJson.autoUpdates"
+    ];
+  };
+  migratedKeysSaysWhatToDeclare = {
+    expr =
+      builtins.match ".*settings.env.DISABLE_AUTOUPDATER = \"1\".*"
+        (builtins.head (r.migratedKeys {
+          settings = { };
+          claudeJson.autoUpdates = false;
+        })).instead
+      != null;
+    expected = true;
+  };
+  migratedKeysLeavesOtherModelsAlone = {
+    expr = r.migratedKeys {
+      settings.model = "sonnet";
+      claudeJson.editorMode = "vim";
+    };
+    expected = [ ];
+  };
 
   # The manifest entry always has every field of the schema.
   accountEntryHasEveryGoldenField = {
@@ -202,7 +244,7 @@ in
   accountEntryPutsServersIntoClaudeJson = {
     expr = anEntry.claudeJson;
     expected = {
-      autoUpdates = false;
+      editorMode = "vim";
       mcpServers.a = {
         command = "a";
         type = "stdio";
@@ -296,9 +338,10 @@ in
   };
   misplacedClaudeJsonKeysFindsSettingsKeys = {
     expr = r.misplacedClaudeJsonKeys {
-      autoUpdates = false;
+      editorMode = "vim";
       permissions = { };
-      model = "opus";
+      model = "sonnet";
+      allowedTools = [ ];
     };
     expected = [
       "model"

@@ -109,7 +109,7 @@
         state = json_file(f"{MAX}/.claude.json")
         assert sorted(state["mcpServers"]) == ["drop", "github", "keep"], state
         assert state["mcpServers"]["keep"] == {"type": "stdio", "command": "keep-server", "args": ["--stdio"]}, state
-        assert state["autoUpdates"] is False, state
+        assert state["editorMode"] == "vim", state
         machine.succeed(f"test -L {MAX}/commands && test -f {MAX}/commands/deploy.md")
         assert machine.succeed(f"cat {MAX}/CLAUDE.md").strip() == "Generation 1 memory."
 
