@@ -101,6 +101,14 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { manifest } => {
             let m = Manifest::load(&manifest)?;
+            let problems = m.rendered_file_problems();
+            if !problems.is_empty() {
+                anyhow::bail!(
+                    "invalid manifest {}: {}",
+                    manifest.display(),
+                    manifest::Problems(problems)
+                );
+            }
             let n = m.accounts.len();
             println!(
                 "{}: valid manifest, {n} account{}",

@@ -139,6 +139,26 @@ pub struct Account {
     /// The per-project MCP overlay file, relative to the worktree's top level or
     /// absolute; `null` disables overlays.
     pub mcp_overlay: Option<PathBuf>,
+    /// Declared entries of `plugins/known_marketplaces.json` in the account
+    /// dir, by marketplace name (Home Manager's `marketplaces`). Claude Code
+    /// writes that file too, so it is three-way applied at activation like
+    /// `settings.json`, never linked.
+    pub known_marketplaces: Map<String, Value>,
+    /// The account's files as Claude Code reads them, rendered into the store
+    /// from the same values as this entry.
+    pub files: AccountFiles,
+}
+
+/// Files the module renders per account, next to the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccountFiles {
+    /// The declared `settings.json` keys ([`Account::settings`]) as a file,
+    /// e.g. for `claude --settings`.
+    pub settings: PathBuf,
+    /// The declared MCP servers as `{"mcpServers": ...}`, Claude Code's
+    /// `--mcp-config` format.
+    pub mcp_config: PathBuf,
 }
 
 /// Expands a leading `~/` against `home`.
@@ -172,7 +192,63 @@ impl Account {
     }
 }
 
+impl Account {
+    /// Problems with the rendered [`AccountFiles`]: each must be readable
+    /// and hold exactly what this entry declares (`settings`, and
+    /// `{"mcpServers": ...}` of `claudeJson.mcpServers`), so that what other
+    /// tools read from them is what the helper applies.
+    pub fn rendered_file_problems(&self, name: &str) -> Vec<String> {
+        let expected = [
+            (
+                "settings",
+                &self.files.settings,
+                Value::Object(self.settings.clone()),
+            ),
+            (
+                "mcpConfig",
+                &self.files.mcp_config,
+                serde_json::json!({ "mcpServers": self.mcp_servers() }),
+            ),
+        ];
+        let mut problems = Vec::new();
+        for (field, path, want) in expected {
+            let at = format!("accounts.{name}.files.{field}");
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(format!(
+                        "{at}: cannot read {}: {e}; build the manifest with the module that renders it",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
+            match serde_json::from_str::<Value>(&text) {
+                Ok(found) if found == want => {}
+                Ok(_) => problems.push(format!(
+                    "{at}: {} differs from what accounts.{name} declares; the file and the manifest come from different renderings (rebuild them together)",
+                    path.display()
+                )),
+                Err(e) => problems.push(format!(
+                    "{at}: {} is not valid JSON ({e}); rebuild it with the module",
+                    path.display()
+                )),
+            }
+        }
+        problems
+    }
+}
+
 impl Manifest {
+    /// Problems with every account's rendered files (see
+    /// [`Account::rendered_file_problems`]).
+    pub fn rendered_file_problems(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .flat_map(|(name, a)| a.rendered_file_problems(name))
+            .collect()
+    }
+
     /// Reads, parses and validates a manifest; every problem is reported.
     pub fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
@@ -490,6 +566,26 @@ pub fn validate(m: &Manifest) -> Vec<String> {
                 ));
             }
         }
+        for (market, entry) in &a.known_marketplaces {
+            if !entry.is_object() {
+                problems.push(format!(
+                    "{}: a marketplace entry must be an object",
+                    at(&format!("knownMarketplaces.{market}"))
+                ));
+            }
+        }
+        for (field, path) in [
+            ("files.settings", &a.files.settings),
+            ("files.mcpConfig", &a.files.mcp_config),
+        ] {
+            if !path.is_absolute() {
+                problems.push(format!(
+                    "{}: {:?} must be an absolute path (a file in the store)",
+                    at(field),
+                    path
+                ));
+            }
+        }
         if let Some(o) = &a.mcp_overlay
             && (o.as_os_str().is_empty() || o.components().any(|c| c == Component::ParentDir))
         {
@@ -629,6 +725,47 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    /// The rendered files must hold what the entry declares: equal JSON
+    /// passes, a different value, a missing file or bad JSON is a problem
+    /// naming the field and the path.
+    #[test]
+    fn rendered_files_must_match_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest::parse(&golden()).unwrap();
+        let max = m.accounts.get_mut("max").unwrap();
+        max.files.settings = dir.path().join("settings.json");
+        max.files.mcp_config = dir.path().join("mcp.json");
+        std::fs::write(
+            &max.files.settings,
+            serde_json::to_vec_pretty(&max.settings).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            &max.files.mcp_config,
+            serde_json::json!({"mcpServers": max.mcp_servers()}).to_string(),
+        )
+        .unwrap();
+        assert_eq!(max.rendered_file_problems("max"), Vec::<String>::new());
+
+        std::fs::write(&max.files.settings, r#"{"model": "haiku"}"#).unwrap();
+        std::fs::remove_file(&max.files.mcp_config).unwrap();
+        let problems = max.rendered_file_problems("max");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("accounts.max.files.settings: ")
+                && problems[0].contains("differs from what accounts.max declares"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("accounts.max.files.mcpConfig: cannot read ")
+                && problems[1].contains("mcp.json"),
+            "{problems:?}"
+        );
+
+        std::fs::write(&max.files.settings, "{").unwrap();
+        assert!(max.rendered_file_problems("max")[0].contains("is not valid JSON"));
     }
 
     #[test]

@@ -118,6 +118,8 @@ rec {
       oauthTokenFile,
       trustedProjects,
       mcpOverlay,
+      knownMarketplaces,
+      files,
     }:
     {
       inherit
@@ -135,6 +137,8 @@ rec {
         oauthTokenFile
         trustedProjects
         mcpOverlay
+        knownMarketplaces
+        files
         ;
       claudeJson = claudeJson // {
         mcpServers = mcpServers;

@@ -123,9 +123,75 @@ let
         package = claude;
         enableMcpIntegration = true;
       };
-      programs.claude-code.accounts.max.package = claude;
+      programs.claude-code.accounts = {
+        max.package = claude;
+        # Switched off per account.
+        off = {
+          package = claude;
+          enableMcpIntegration = false;
+        };
+        # Switched on without inheriting anything else.
+        standalone = {
+          package = claude;
+          inheritShared = false;
+          enableMcpIntegration = true;
+        };
+      };
     }
   ];
+
+  # Plugins, marketplaces and LSP servers, shared and per account.
+  aPlugin = pkgs.writeTextFile {
+    name = "a-plugin";
+    destination = "/commands/a.md";
+    text = "A.";
+  };
+  aMarketplace = pkgs.writeTextFile {
+    name = "a-marketplace";
+    destination = "/.claude-plugin/marketplace.json";
+    text = "{}";
+  };
+  withExtras =
+    package: account:
+    evalHome [
+      {
+        programs.claude-code = {
+          enable = true;
+          package = claude;
+          plugins = {
+            shared = aPlugin;
+            replaced = aPlugin;
+          };
+          marketplaces.shared-market = aMarketplace;
+          lspServers = {
+            go.command = "gopls";
+            rust.command = "rust-analyzer";
+          };
+          accounts.max = {
+            inherit package;
+          }
+          // account;
+          accounts.standalone = {
+            inherit package;
+            inheritShared = false;
+          };
+        };
+      }
+    ];
+  extras = withExtras claude {
+    plugins.replaced = aPlugin;
+    plugins.own = aPlugin;
+    marketplaces.own-market = aMarketplace;
+    lspServers.go.command = "own-gopls";
+  };
+  claudeAt =
+    version:
+    pkgs.writeTextFile {
+      name = "claude-code-${version}";
+      destination = "/bin/claude";
+      executable = true;
+      text = "#!/bin/sh\nexit 0\n";
+    };
 
   # Configurations that must fail, and the messages they must fail with.
   bad = modules: failedAssertions (evalHome modules);
@@ -223,6 +289,118 @@ in
       };
     };
   };
+  mcpIntegrationFollowsTheSharedSwitchUnlessSetPerAccount = {
+    actual = builtins.mapAttrs (_: a: builtins.attrNames a.claudeJson.mcpServers) (
+      manifestOf mcpIntegration
+    ).accounts;
+    expected = {
+      max = [
+        "everything"
+        "remote"
+      ];
+      off = [ ];
+      standalone = [
+        "everything"
+        "remote"
+      ];
+    };
+  };
+  extrasInheritedByNameAccountWins = {
+    actual =
+      let
+        a = extras.programs.claude-code.accounts.max;
+        m = (manifestOf extras).accounts;
+      in
+      {
+        marketplaces = builtins.attrNames m.max.knownMarketplaces;
+        declared = builtins.attrNames m.max.settings.extraKnownMarketplaces;
+        marketplaceEntry = m.max.knownMarketplaces.own-market;
+        assets = m.max.assets;
+        standalone = {
+          inherit (m.standalone) assets knownMarketplaces;
+          declared = m.standalone.settings ? extraKnownMarketplaces;
+        };
+        # The account's own options, before inheritance, are unchanged.
+        ownPlugins = builtins.attrNames a.plugins;
+      };
+    expected = {
+      marketplaces = [
+        "own-market"
+        "shared-market"
+      ];
+      declared = [
+        "own-market"
+        "shared-market"
+      ];
+      marketplaceEntry = {
+        source = {
+          source = "directory";
+          path = "${aMarketplace}";
+        };
+        installLocation = "${aMarketplace}";
+        lastUpdated = "1970-01-01T00:00:00Z";
+      };
+      assets = [ "skills" ];
+      standalone = {
+        assets = [ ];
+        knownMarketplaces = { };
+        declared = false;
+      };
+      ownPlugins = [
+        "own"
+        "replaced"
+      ];
+    };
+  };
+  filesAreExposedAndReferencedByTheManifest = {
+    actual =
+      let
+        a = extras.programs.claude-code.accounts.max;
+      in
+      {
+        files = (manifestOf extras).accounts.max.files;
+        names = map (f: builtins.substring 33 100 (baseNameOf f)) [
+          a.files.settings
+          a.files.mcpConfig
+        ];
+      };
+    expected = {
+      files = {
+        settings = "${extras.programs.claude-code.accounts.max.files.settings}";
+        mcpConfig = "${extras.programs.claude-code.accounts.max.files.mcpConfig}";
+      };
+      names = [
+        "claude-max-settings.json"
+        "claude-max-mcp.json"
+      ];
+    };
+  };
+  personalPluginsFrom2_1_157 = {
+    actual = (manifestOf (withExtras (claudeAt "2.1.157") { })).accounts.max.claude;
+    expected = "${claudeAt "2.1.157"}/bin/claude";
+  };
+  pluginDirWrapperBefore2_1_157 =
+    let
+      config = withExtras (claudeAt "2.1.100") { };
+      claudePath = (manifestOf config).accounts.max.claude;
+    in
+    {
+      actual = {
+        wrapped = claudePath != "${claudeAt "2.1.100"}/bin/claude" && pkgs.lib.hasSuffix "/bin/claude" claudePath;
+        # Skills are not used for plugins then.
+        assets = (manifestOf config).accounts.max.assets;
+        warnings = ourWarnings config;
+      };
+      expected = {
+        wrapped = true;
+        assets = [ ];
+        warnings = [
+          ''
+            programs.claude-code.accounts.max.package is version 2.1.100, so its plugins and LSP servers are passed with `--plugin-dir` by a wrapper around claude, which strict subcommands such as `claude rc` may reject. Use Claude Code 2.1.157 or later to get them as personal plugins.
+          ''
+        ];
+      };
+    };
   packageDefaultsToTheUpstreamPackage = {
     actual = (manifestOf mcpIntegration).accounts.max.claude;
     expected = "${claude}/bin/claude";
@@ -451,27 +629,46 @@ in
       ''
     ];
   };
-  warningSharedExtrasNotInherited = {
+  warningPluginList = {
     actual = ourWarnings (evalHome [
       {
-        programs.claude-code = {
-          enable = true;
+        programs.claude-code.accounts.max = {
           package = claude;
-          lspServers.go.command = "gopls";
-          accounts = {
-            inherits.package = claude;
-            standalone = {
-              package = claude;
-              inheritShared = false;
-            };
-          };
+          plugins = [ aPlugin ];
         };
       }
     ]);
     expected = [
       ''
-        programs.claude-code.accounts.inherits inherits from programs.claude-code, but its plugins, marketplaces and lspServers are not carried into accounts; declare what the account needs in programs.claude-code.accounts.inherits.skills or programs.claude-code.accounts.inherits.mcpServers.
+        programs.claude-code.accounts.max.plugins is a list: each plugin's directory name then comes from its base name, which for a store path is unstable (e.g. `bxa1s0m3h4sh-source`). Use an attribute set, e.g. plugins.my-plugin = ./my-plugin;
       ''
+    ];
+  };
+  assertionPluginsNeedClaude2_1_76 = {
+    actual = bad [
+      {
+        programs.claude-code.accounts.max = {
+          package = claudeAt "2.1.50";
+          lspServers.go.command = "gopls";
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.max: plugins and lspServers need Claude Code 2.1.76 or later, and programs.claude-code.accounts.max.package is version 2.1.50; upgrade the package or remove them."
+    ];
+  };
+  assertionSkillAndPluginShareAName = {
+    actual = bad [
+      {
+        programs.claude-code.accounts.max = {
+          package = claude;
+          skills.same = "A skill.";
+          plugins.same = aPlugin;
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.max: same is both a skill and a plugin (both are directories of skills/); rename one."
     ];
   };
   warningMacosKeychain = {

@@ -61,6 +61,15 @@ let
           file = pkgs.writeText "skill.md" "file skill";
         };
         context = "account memory";
+        plugins.greet = pkgs.runCommandLocal "greet-plugin" { } ''
+          mkdir -p $out/commands $out/agents
+          echo "Say hello." > $out/commands/greet.md
+          echo "An agent." > $out/agents/greeter.md
+        '';
+        lspServers.go = {
+          command = "gopls";
+          extensionToLanguage.".go" = "go";
+        };
       };
     }
   ];
@@ -188,6 +197,19 @@ in
       [ "$(cat ${files}/skills/file/SKILL.md)" = "file skill" ] || fail "a skill file is not SKILL.md"
       [ -x ${files}/hooks/shared-hook ] || fail "hooks are not executable"
       [ "$(cat ${files}/CLAUDE.md)" = "account memory" ] || fail "CLAUDE.md has the wrong content"
+      # Personal plugins: a directory of skills/ each, whose component
+      # directories are whole (linked) directories, with a plugin.json.
+      plugin=${files}/skills/greet
+      [ -L "$plugin" ] && [ -d "$plugin" ] || fail "the plugin greet is not a linked directory of skills/"
+      [ -L "$plugin/commands" ] && [ "$(cat "$plugin/commands/greet.md")" = "Say hello." ] \
+        || fail "the plugin's commands/ is not its whole directory"
+      [ "$(cat "$plugin/.claude-plugin/plugin.json" | tr -d ' \n')" = '{"name":"greet"}' ] \
+        || fail "the plugin has no generated plugin.json"
+      lsp=${files}/skills/claude-code-home-manager
+      [ "$(cat "$lsp/.claude-plugin/plugin.json" | tr -d ' \n')" = '{"name":"hm"}' ] \
+        || fail "the LSP plugin is not named hm"
+      [ "$(cat "$lsp/.lsp.json" | tr -d ' \n')" = '{"go":{"command":"gopls","extensionToLanguage":{".go":"go"}}}' ] \
+        || fail "the LSP plugin's .lsp.json is not the declared servers"
       [ -s ${path}/share/bash-completion/completions/claude-accounts.bash ] || fail "no bash completion installed"
       [ -s ${path}/share/zsh/site-functions/_claude-accounts ] || fail "no zsh completion installed"
       [ -s ${path}/share/fish/vendor_completions.d/claude-accounts.fish ] || fail "no fish completion installed"

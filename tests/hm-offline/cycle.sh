@@ -44,9 +44,26 @@ switch gen1.nix
 expect "max inherits and overrides settings" \
   '.theme == "dark" and .includeCoAuthoredBy == false and .permissions.allow == ["Bash(git status)","Bash(cargo test:*)"] and .permissions.deny == ["Read(./.env)"]' \
   "$max/settings.json"
-expect "max has the shared and its own servers, not the disabled one" \
-  '(.mcpServers | keys) == ["github","scratch","shared-time"] and .editorMode == "vim"' "$max/.claude.json"
-expect "pro inherits nothing" '.permissions == {} and (has("theme") | not)' "$pro/settings.json"
+expect "max has the shared, programs.mcp and its own servers, not the disabled ones" \
+  '(.mcpServers | keys) == ["everything","github","scratch","shared-time"] and .editorMode == "vim"' "$max/.claude.json"
+expect "pro inherits nothing" '.permissions == {} and (has("theme") | not) and (has("extraKnownMarketplaces") | not)' "$pro/settings.json"
+expect "pro takes only the programs.mcp servers" '(.mcpServers | keys) == ["everything"]' "$pro/.claude.json"
+[ ! -e "$pro/skills" ] && [ ! -e "$pro/plugins" ] || fail "pro got plugins or marketplaces it does not inherit"
+for p in shared-plugin max-plugin; do
+  [ -f "$max/skills/$p/commands/hello-$p.md" ] && [ -L "$max/skills/$p/commands" ] \
+    || fail "max's personal plugin $p is not in skills/ with its whole commands/ directory"
+  expect "plugin $p has a generated plugin.json" ".name == \"$p\"" "$max/skills/$p/.claude-plugin/plugin.json"
+done
+expect "max's LSP servers, shared and own, in the generated plugin" \
+  '(keys) == ["go","rust"] and .rust.command == "rust-analyzer"' "$max/skills/claude-code-home-manager/.lsp.json"
+expect "max's marketplaces in known_marketplaces.json" \
+  '(keys) == ["max-market","shared-market"] and (.["max-market"].installLocation | test("-max-market$"))' \
+  "$max/plugins/known_marketplaces.json"
+[ -f "$max/plugins/known_marketplaces.json" ] && [ ! -L "$max/plugins/known_marketplaces.json" ] \
+  || fail "known_marketplaces.json is not a real file Claude can write"
+expect "max's marketplaces in settings.json" \
+  '(.extraKnownMarketplaces | keys) == ["max-market","shared-market"] and .extraKnownMarketplaces["shared-market"].source.source == "directory"' \
+  "$max/settings.json"
 [ -L "$max/commands" ] && [ -f "$max/commands/shared-review.md" ] && [ -f "$max/commands/deploy.md" ] \
   || fail "max's commands are not one linked directory with shared and own entries"
 [ "$(cat "$max/CLAUDE.md")" = "Shared memory for every account." ] || fail "max did not inherit the shared context"
@@ -83,6 +100,11 @@ step "claudepro (isolation = session)"
 pro_session=$(jq -r .configDir "$home/pro.json")
 [ "$pro_session" != "$pro" ] && [ ! -e "$pro_session" ] || fail "claudepro's session dir $pro_session was not a removed per-session dir"
 
+step "Claude adds a marketplace of its own"
+jq '.["claude-added"] = {"source": {"source": "github", "repo": "o/r"}, "installLocation": "/x", "lastUpdated": "2026-12-01T00:00:00Z"}' \
+  "$max/plugins/known_marketplaces.json" > "$home/markets.json"
+cat "$home/markets.json" > "$max/plugins/known_marketplaces.json"
+
 step "the user edits max's settings.json by hand"
 jq '.permissions.allow += ["Bash(ls)"] | .editorMode = "vim" | .theme = "light"' "$max/settings.json" > "$home/edited.json"
 cat "$home/edited.json" > "$max/settings.json"
@@ -101,8 +123,20 @@ expect "servers: added, pruned, Claude's kept" \
   || fail "max's commands were not replaced"
 expect "team (added) inherits the shared settings and servers" \
   '.theme == "dark" and .permissions.allow == ["Bash(git status)"]' "$team/settings.json"
-expect "team's servers" '(.mcpServers | keys) == ["shared-time","team-only"]' "$team/.claude.json"
 [ -x "$bin/claudeteam" ] || fail "no claudeteam command"
+expect "max's own marketplace is pruned, the shared one and Claude's are kept" \
+  '(keys) == ["claude-added","shared-market"]' "$max/plugins/known_marketplaces.json"
+expect "max's settings.json declares only the shared marketplace" \
+  '(.extraKnownMarketplaces | keys) == ["shared-market"]' "$max/settings.json"
+[ ! -e "$max/skills/max-plugin" ] && [ -d "$max/skills/shared-plugin" ] \
+  || fail "max's dropped plugin is still there, or the shared one is gone"
+expect "max's dropped LSP server is gone" '(keys) == ["go"]' "$max/skills/claude-code-home-manager/.lsp.json"
+expect "max without programs.mcp servers, pro too" '(.mcpServers | has("everything")) | not' "$max/.claude.json"
+expect "pro without programs.mcp servers" '(.mcpServers | has("everything")) | not' "$pro/.claude.json"
+expect "team (added) inherits the programs.mcp servers" \
+  '(.mcpServers | keys) == ["everything","shared-time","team-only"]' "$team/.claude.json"
+[ -d "$team/skills/shared-plugin" ] || fail "team did not inherit the shared plugin"
+expect "team inherits the shared marketplace" '(keys) == ["shared-market"]' "$team/plugins/known_marketplaces.json"
 
 step "the next launch applies generation 2 in the worktree"
 (cd "$home/proj-wt" && as_alice FAKE_CLAUDE_REPORT="$home/wt2.json" FAKE_CLAUDE_ACTIONS=startup "$bin/claudemax")

@@ -41,6 +41,11 @@ let
     environment = { };
     environmentFiles = [ ];
     secretFiles = { };
+    knownMarketplaces = { };
+    files = {
+      settings = "/nix/store/x-settings.json";
+      mcpConfig = "/nix/store/x-mcp.json";
+    };
     oauthTokenFile = null;
     trustedProjects = [ ];
     mcpOverlay = null;

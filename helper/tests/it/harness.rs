@@ -88,7 +88,12 @@ impl TestEnv {
             "secretFiles": {},
             "oauthTokenFile": null,
             "trustedProjects": [],
-            "mcpOverlay": ".claude/.mcp.json"
+            "mcpOverlay": ".claude/.mcp.json",
+            "knownMarketplaces": {},
+            "files": {
+                "settings": home.join(format!("store/{name}-settings.json")),
+                "mcpConfig": home.join(format!("store/{name}-mcp.json"))
+            }
         })
     }
 

@@ -8,4 +8,5 @@ mod fake_claude;
 mod harness;
 mod jsonfile;
 mod launch;
+mod marketplaces;
 mod session_lock;
