@@ -300,13 +300,13 @@ mod tests {
                     "files": {
                         "settings": format!("/nix/store/{name}-settings.json"),
                         "mcpConfig": format!("/nix/store/{name}-mcp.json")
-                    }
+                    },
+                    "profiles": {}
                 });
                 (name.clone(), account)
             })
             .collect();
-        let manifest =
-            serde_json::json!({"version": 1, "storeDir": "/nix/store", "accounts": accounts});
+        let manifest = serde_json::json!({"version": 1, "storeDir": "/nix/store", "accounts": accounts, "defaultAccount": null, "accountFor": {}});
         let m = Manifest::parse(&manifest.to_string()).unwrap();
         // a4's settings.json is a directory: it fails, the others go on.
         std::fs::create_dir_all(home.path().join(".claude-a4/settings.json")).unwrap();

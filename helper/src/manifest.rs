@@ -58,6 +58,13 @@ pub struct Manifest {
     pub store_dir: PathBuf,
     /// Accounts by name (the `<name>` of `programs.claude-code.accounts.<name>`).
     pub accounts: BTreeMap<String, Account>,
+    /// The account a plain `claude` (the dispatcher) runs where no
+    /// [`Manifest::account_for`] prefix matches; `null` for none
+    /// (`programs.claude-code.defaultAccount`).
+    pub default_account: Option<String>,
+    /// Directory prefixes (absolute or `~/...`) and the account the
+    /// dispatcher runs below each (`programs.claude-code.accountFor`).
+    pub account_for: BTreeMap<String, String>,
 }
 
 /// How `claude<name>` chooses the `CLAUDE_CONFIG_DIR` of a session.
@@ -147,6 +154,9 @@ pub struct Account {
     /// The account's files as Claude Code reads them, rendered into the store
     /// from the same values as this entry.
     pub files: AccountFiles,
+    /// Named profiles: each an absolute path of a JSON file of
+    /// `settings.json` keys, rendered into the store.
+    pub profiles: BTreeMap<String, PathBuf>,
 }
 
 /// Files the module renders per account, next to the manifest.

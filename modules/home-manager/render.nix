@@ -120,6 +120,7 @@ rec {
       mcpOverlay,
       knownMarketplaces,
       files,
+      profiles ? { },
     }:
     {
       inherit
@@ -139,6 +140,7 @@ rec {
         mcpOverlay
         knownMarketplaces
         files
+        profiles
         ;
       claudeJson = claudeJson // {
         mcpServers = mcpServers;
@@ -147,10 +149,20 @@ rec {
 
   # The whole manifest document (version 1 of the schema).
   manifest =
-    { storeDir, accounts }:
+    {
+      storeDir,
+      accounts,
+      defaultAccount ? null,
+      accountFor ? { },
+    }:
     {
       version = 1;
-      inherit storeDir accounts;
+      inherit
+        storeDir
+        accounts
+        defaultAccount
+        accountFor
+        ;
     };
 
   # Quotes a string for a POSIX shell, leaving it bare when it holds only

@@ -415,11 +415,12 @@ pub fn manifest(accounts: &[&str], claude: &str, variant: Variant) -> Value {
                 "files": {
                     "settings": format!("/nix/store/{name}-settings.json"),
                     "mcpConfig": format!("/nix/store/{name}-mcp.json")
-                }
+                },
+                "profiles": {}
             }),
         );
     }
-    json!({"version": 1, "storeDir": "/nix/store", "accounts": all})
+    json!({"version": 1, "storeDir": "/nix/store", "accounts": all, "defaultAccount": null, "accountFor": {}})
 }
 
 /// What a user's own `settings.json` holds besides Nix's keys.

@@ -54,6 +54,8 @@ impl TestEnv {
             "version": 1,
             "storeDir": store,
             "accounts": accounts,
+            "defaultAccount": null,
+            "accountFor": {},
         });
         TestEnv {
             tmp,
@@ -93,7 +95,8 @@ impl TestEnv {
             "files": {
                 "settings": home.join(format!("store/{name}-settings.json")),
                 "mcpConfig": home.join(format!("store/{name}-mcp.json"))
-            }
+            },
+            "profiles": {}
         })
     }
 
