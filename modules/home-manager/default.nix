@@ -205,6 +205,7 @@ let
         // account.mcpServers
       );
       claude = claudeExe account.package;
+      profiles = lib.optionalAttrs account.inheritShared cfg.profiles // account.profiles;
     in
     {
       inherit
@@ -254,6 +255,9 @@ let
           ''}/bin/claude"
         else
           claude;
+      profileFiles = lib.mapAttrs (
+        profile: value: jsonFormat.generate "claude-${name}-profile-${profile}.json" value
+      ) profiles;
       files = {
         settings = jsonFormat.generate "claude-${name}-settings.json" settings;
         mcpConfig = jsonFormat.generate "claude-${name}-mcp.json" { mcpServers = servers; };
@@ -395,9 +399,14 @@ let
           ;
         mcpServers = r.servers;
         files = lib.mapAttrs (_: file: "${file}") r.files;
+        profiles = lib.mapAttrs (_: file: "${file}") r.profileFiles;
       }
     ) resolved;
+    inherit (cfg) defaultAccount accountFor;
   };
+
+  # The opt-in `claude` that picks the account by directory.
+  dispatching = cfg.defaultAccount != null || cfg.accountFor != { };
 
   manifestFile = pkgs.writeTextFile {
     name = "claude-accounts-manifest.json";
@@ -430,7 +439,33 @@ let
     "claude-accounts"
     "claude-status"
     "claude-close"
+    "claude-session"
+    "claude-explain"
   ];
+
+  # Commands that forward to a helper subcommand with the manifest.
+  forwardCommands = {
+    claude-status = "status";
+    claude-close = "close";
+    claude-session = "session";
+    claude-explain = "explain";
+  };
+
+  # Shell completions of the forwarding commands, as the helper prints them
+  # (the helper's own are installed by its package).
+  completions = pkgs.runCommandLocal "claude-accounts-completions" { } ''
+    bash=$out/share/bash-completion/completions
+    zsh=$out/share/zsh/site-functions
+    fish=$out/share/fish/vendor_completions.d
+    mkdir -p "$bash" "$zsh" "$fish"
+    ${lib.escapeShellArg helperExe} completions bash > "$bash/claude-status"
+    ${lib.escapeShellArg helperExe} completions zsh > "$zsh/_claude-accounts-commands"
+    ${lib.escapeShellArg helperExe} completions fish > "$fish/claude-status.fish"
+    for command in ${lib.escapeShellArgs (lib.attrNames (removeAttrs forwardCommands [ "claude-status" ]))}; do
+      ln -s claude-status "$bash/$command"
+      ln -s claude-status.fish "$fish/$command.fish"
+    done
+  '';
 
   fileEntries =
     name: r:
@@ -502,6 +537,12 @@ let
         message = ''${opt name}.claudeJson: ${lib.concatStringsSep ", " perProject} is a per-project key of .claude.json (projects.<path>.${lib.head (perProject ++ [ "" ])}, written by Claude Code when you approve a tool), not a top-level one, so it has no effect here; allow tools for every project with ${opt name}.settings.permissions.allow instead.'';
       }
       {
+        assertion = lib.all render.validAccountName (lib.attrNames r.profileFiles);
+        message = ''${opt name}.profiles: a profile name may hold only letters, digits, "-" and "_"; rename ${
+          lib.concatStringsSep ", " (lib.filter (p: !render.validAccountName p) (lib.attrNames r.profileFiles))
+        }.'';
+      }
+      {
         assertion = r.pluginDirs == { } || r.pluginDirWorks;
         message = ''${opt name}: plugins and lspServers need Claude Code 2.1.76 or later, and ${opt name}.package is version ${toString r.version}; upgrade the package or remove them.'';
       }
@@ -517,6 +558,30 @@ let
         message = ''${opt name}: CLAUDE_CONFIG_DIR is chosen by ${a.wrapperName} for every session; remove it from environment/secretFiles and set configDir or isolation instead.'';
       }
     ];
+
+  # The dispatcher's choices must name enabled accounts that run a claude
+  # other than itself.
+  dispatchAssertions =
+    let
+      known = lib.concatStringsSep ", " (lib.attrNames resolved);
+      names = lib.optional (cfg.defaultAccount != null) cfg.defaultAccount ++ lib.attrValues cfg.accountFor;
+    in
+    lib.optional (cfg.defaultAccount != null) {
+      assertion = resolved ? ${cfg.defaultAccount};
+      message = ''programs.claude-code.defaultAccount = "${cfg.defaultAccount}" is not an enabled account (accounts: ${known}); name one of them or set it to null.'';
+    }
+    ++ lib.mapAttrsToList (dir: account: {
+      assertion = resolved ? ${account};
+      message = ''programs.claude-code.accountFor."${dir}" = "${account}" is not an enabled account (accounts: ${known}); name one of them.'';
+    }) cfg.accountFor
+    ++ lib.mapAttrsToList (dir: _: {
+      assertion = lib.hasPrefix "/" dir || lib.hasPrefix "~/" dir;
+      message = ''programs.claude-code.accountFor."${dir}": a directory must be absolute or start with ~/, e.g. "~/work".'';
+    }) cfg.accountFor
+    ++ map (name: {
+      assertion = !(resolved ? ${name}) || resolved.${name}.account.package != null;
+      message = ''programs.claude-code.accounts.${name}.package is null, so its launch would look claude up in PATH and find the claude command that programs.claude-code.defaultAccount/accountFor install; set the account's package.'';
+    }) (lib.unique names);
 
   accountWarnings =
     name: r:
@@ -575,6 +640,7 @@ in
           assertion = false;
           message = ''Accounts ${lib.concatStringsSep " and " names} all use the command name "${wrapperName}"; give each a distinct programs.claude-code.accounts.<name>.wrapperName.'';
         }) (clashes (_: r: r.account.wrapperName))
+        ++ dispatchAssertions
         ++ lib.mapAttrsToList (configDir: names: {
           assertion = false;
           message = ''Accounts ${lib.concatStringsSep " and " names} share the config dir ${configDir}; give each its own programs.claude-code.accounts.<name>.configDir (the default is ~/.claude-<name>).'';
@@ -582,11 +648,16 @@ in
 
       warnings = lib.concatLists (lib.mapAttrsToList accountWarnings resolved);
 
-      home.packages = wrappers ++ [
-        (forwardCommand "claude-status" "status")
-        (forwardCommand "claude-close" "close")
-        helper
-      ];
+      home.packages =
+        wrappers
+        ++ lib.mapAttrsToList forwardCommand forwardCommands
+        ++ [ helper ]
+        ++ lib.optional canRunHelper completions
+        # Higher priority than the package's own `claude` (Home Manager's
+        # programs.claude-code installs it into the same profile).
+        ++ lib.optional dispatching (
+          lib.hiPrio (pkgs.writeShellScriptBin "claude" (render.dispatchBody commandArgs))
+        );
 
       home.file = lib.mkMerge (lib.mapAttrsToList fileEntries resolved);
 

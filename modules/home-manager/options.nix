@@ -279,6 +279,28 @@ let
           '';
         };
 
+        profiles = mkOption {
+          type = types.attrsOf jsonFormat.type;
+          default = { };
+          example = literalExpression ''
+            {
+              review = {
+                model = "sonnet";
+                permissions.deny = [ "Edit" "Write" ];
+              };
+            }
+          '';
+          description = ''
+            Named profiles of the account: each a set of {file}`settings.json`
+            keys, rendered into the store as a JSON file that a session of
+            the account can be started with (see {command}`claude-session`).
+            Merged by name with the shared
+            {option}`programs.claude-code.profiles` when
+            {option}`inheritShared` is set (the account's profile of a name
+            replaces the shared one whole).
+          '';
+        };
+
         files = mkOption {
           type = types.submodule {
             options = {
@@ -600,6 +622,51 @@ in
         and {command}`claude-close` ends one. Settings and servers declared
         here are applied into Claude Code's own writable files at every
         switch and launch, keeping everything Claude Code writes.
+      '';
+    };
+
+    defaultAccount = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "max";
+      description = ''
+        The account a plain {command}`claude` runs where no
+        {option}`programs.claude-code.accountFor` prefix matches. Setting
+        this or {option}`accountFor` installs a {command}`claude` command
+        that picks the account (`CLAUDE_ACCOUNT=<name>` overrides the choice
+        for one command) and runs its launch with the arguments untouched;
+        it takes precedence over the package's own {command}`claude` in the
+        profile. Without either, no {command}`claude` is installed by this
+        module.
+      '';
+    };
+
+    accountFor = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      example = literalExpression ''
+        {
+          "~/work" = "work";
+          "''${config.home.homeDirectory}/src/oss" = "max";
+        }
+      '';
+      description = ''
+        Directory prefixes (absolute, or starting with `~/`) and the account
+        a plain {command}`claude` runs below each; the longest matching
+        prefix wins, else {option}`programs.claude-code.defaultAccount`.
+        Setting it installs the {command}`claude` command described there.
+      '';
+    };
+
+    profiles = mkOption {
+      type = types.attrsOf jsonFormat.type;
+      default = { };
+      example = literalExpression "{ fast.model = \"haiku\"; }";
+      description = ''
+        Profiles shared by every account that inherits
+        ({option}`programs.claude-code.accounts.<name>.inheritShared`); an
+        account's own profile of the same name wins. See
+        {option}`programs.claude-code.accounts.<name>.profiles`.
       '';
     };
 

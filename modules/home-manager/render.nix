@@ -198,6 +198,14 @@ rec {
       exec ${shellQuote helper} ${shellQuote subcommand} --manifest ${shellQuote manifest} "$@"
     '';
 
+  # The body of the opt-in `claude`: one `exec` into the helper's dispatcher,
+  # which picks the account; the user's arguments follow `--` untouched.
+  dispatchBody =
+    { helper, manifest }:
+    ''
+      exec ${shellQuote helper} dispatch --manifest ${shellQuote manifest} -- "$@"
+    '';
+
   # Whether a string is a valid account name: it names directories and the
   # `claude<name>` command.
   validAccountName = name: match "[A-Za-z0-9_-]+" name != null;

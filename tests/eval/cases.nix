@@ -193,6 +193,34 @@ let
       text = "#!/bin/sh\nexit 0\n";
     };
 
+  # The opt-in `claude` that picks the account, and profiles.
+  dispatching = evalHome [
+    {
+      programs.claude-code = {
+        enable = true;
+        package = claude;
+        defaultAccount = "max";
+        accountFor."~/work" = "work";
+        profiles = {
+          fast.model = "haiku";
+          review.model = "sonnet";
+        };
+        accounts = {
+          max = {
+            package = claude;
+            profiles.review.permissions.deny = [ "Edit" ];
+          };
+          work = {
+            package = claude;
+            inheritShared = false;
+            profiles.solo.model = "sonnet";
+          };
+        };
+      };
+    }
+  ];
+  packagesNamed = name: config: builtins.filter (p: (p.name or "") == name) config.home.packages;
+
   # Configurations that must fail, and the messages they must fail with.
   bad = modules: failedAssertions (evalHome modules);
 in
@@ -401,6 +429,84 @@ in
         ];
       };
     };
+  dispatcherChoicesAreInTheManifest = {
+    actual = {
+      inherit (manifestOf dispatching) defaultAccount accountFor;
+      plain = {
+        inherit (manifestOf inheriting) defaultAccount accountFor;
+      };
+    };
+    expected = {
+      defaultAccount = "max";
+      accountFor."~/work" = "work";
+      plain = {
+        defaultAccount = null;
+        accountFor = { };
+      };
+    };
+  };
+  dispatcherClaudeWinsOverThePackagesClaude = {
+    # Home Manager's programs.claude-code installs the package (named
+    # claude-code-*); the dispatcher `claude` has the higher priority.
+    actual = {
+      dispatcher = map (p: p.meta.priority or null) (packagesNamed "claude" dispatching);
+      plain = packagesNamed "claude" inheriting;
+    };
+    expected = {
+      dispatcher = [ (-10) ];
+      plain = [ ];
+    };
+  };
+  profilesInheritedByNameAccountWinsWhole = {
+    actual = builtins.mapAttrs (
+      _: a: builtins.mapAttrs (_: f: builtins.substring 33 100 (baseNameOf f)) a.profiles
+    ) (manifestOf dispatching).accounts;
+    expected = {
+      max = {
+        fast = "claude-max-profile-fast.json";
+        review = "claude-max-profile-review.json";
+      };
+      work.solo = "claude-work-profile-solo.json";
+    };
+  };
+  forwardingCommandsAreInstalled = {
+    actual = builtins.sort builtins.lessThan (
+      builtins.filter (n: builtins.match "claude-(status|close|session|explain)" n != null) (
+        map (p: p.name or "") inheriting.home.packages
+      )
+    );
+    expected = [
+      "claude-close"
+      "claude-explain"
+      "claude-session"
+      "claude-status"
+    ];
+  };
+  assertionDispatcherChoices = {
+    actual = bad [
+      {
+        programs.claude-code = {
+          defaultAccount = "nobody";
+          accountFor = {
+            "work" = "max";
+            "/srv" = "ghost";
+          };
+          accounts.max.package = null;
+          accounts.pro = {
+            package = claude;
+            profiles."two words".model = "haiku";
+          };
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.pro.profiles: a profile name may hold only letters, digits, \"-\" and \"_\"; rename two words."
+      ''programs.claude-code.defaultAccount = "nobody" is not an enabled account (accounts: max, pro); name one of them or set it to null.''
+      ''programs.claude-code.accountFor."/srv" = "ghost" is not an enabled account (accounts: max, pro); name one of them.''
+      ''programs.claude-code.accountFor."work": a directory must be absolute or start with ~/, e.g. "~/work".''
+      "programs.claude-code.accounts.max.package is null, so its launch would look claude up in PATH and find the claude command that programs.claude-code.defaultAccount/accountFor install; set the account's package."
+    ];
+  };
   packageDefaultsToTheUpstreamPackage = {
     actual = (manifestOf mcpIntegration).accounts.max.claude;
     expected = "${claude}/bin/claude";

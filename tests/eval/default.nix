@@ -24,6 +24,13 @@ let
   commands = testLib.evalHome [
     {
       programs.claude-code.accountsHelper.package = echoHelper;
+      # Home Manager's module installs the package's own `claude` into the
+      # same profile as the dispatcher.
+      programs.claude-code = {
+        enable = true;
+        package = claude;
+        defaultAccount = "max";
+      };
       programs.claude-code.accounts = {
         max.package = claude;
         pro = {
@@ -148,11 +155,20 @@ in
         test ! -e ${bin}/claudepro
         ${bin}/claude-status --json | expect claude-status '<status>' '<--manifest>' '<${manifest}>' '<--json>'
         ${bin}/claude-close max --all | expect claude-close '<close>' '<--manifest>' '<${manifest}>' '<max>' '<--all>'
+        ${bin}/claude-session list | expect claude-session '<session>' '<--manifest>' '<${manifest}>' '<list>'
+        ${bin}/claude-explain --json | expect claude-explain '<explain>' '<--manifest>' '<${manifest}>' '<--json>'
+
 
         # The activation snippet honours DRY_RUN and VERBOSE as Home Manager sets them.
         bash -euo pipefail "$activationPath" | expect activation '<activate>' '<--manifest>' '<${manifest}>'
         DRY_RUN=1 VERBOSE=1 bash -euo pipefail "$activationPath" \
           | expect 'activation -n -v' '<activate>' '<--manifest>' '<${manifest}>' '<--dry-run>' '<--verbose>'
+
+        # The dispatcher, not the package's claude, is `claude` in the profile
+        # (by its priority: last, since hm-offline's stand-in buildEnv
+        # ignores priorities).
+        ${bin}/claude -p 'two words' -- x \
+          | expect claude '<dispatch>' '<--manifest>' '<${manifest}>' '<-->' '<-p>' '<two words>' '<-->' '<x>'
         touch "$out"
       '';
 
@@ -210,6 +226,12 @@ in
         || fail "the LSP plugin is not named hm"
       [ "$(cat "$lsp/.lsp.json" | tr -d ' \n')" = '{"go":{"command":"gopls","extensionToLanguage":{".go":"go"}}}' ] \
         || fail "the LSP plugin's .lsp.json is not the declared servers"
+      # Completions of the forwarding commands, as the helper prints them.
+      for command in claude-status claude-close claude-session claude-explain; do
+        [ -s ${path}/share/bash-completion/completions/$command ] || fail "no bash completion for $command"
+        [ -s ${path}/share/fish/vendor_completions.d/$command.fish ] || fail "no fish completion for $command"
+      done
+      [ -s ${path}/share/zsh/site-functions/_claude-accounts-commands ] || fail "no zsh completion for the commands"
       [ -s ${path}/share/bash-completion/completions/claude-accounts.bash ] || fail "no bash completion installed"
       [ -s ${path}/share/zsh/site-functions/_claude-accounts ] || fail "no zsh completion installed"
       [ -s ${path}/share/fish/vendor_completions.d/claude-accounts.fish ] || fail "no fish completion installed"

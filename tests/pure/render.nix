@@ -304,6 +304,34 @@ in
     '';
   };
 
+  dispatchBodyPassesArgumentsAfterDashDash = {
+    expr = r.dispatchBody {
+      helper = "/s/h/bin/claude-accounts";
+      manifest = "/s/m.json";
+    };
+    expected = ''
+      exec /s/h/bin/claude-accounts dispatch --manifest /s/m.json -- "$@"
+    '';
+  };
+  manifestCarriesTheDispatcherChoices = {
+    expr =
+      let
+        m = r.manifest {
+          storeDir = "/nix/store";
+          accounts = { };
+          defaultAccount = "max";
+          accountFor."~/work" = "work";
+        };
+      in
+      {
+        inherit (m) defaultAccount accountFor;
+      };
+    expected = {
+      defaultAccount = "max";
+      accountFor."~/work" = "work";
+    };
+  };
+
   # Validation helpers.
   validAccountNames = {
     expr = map r.validAccountName [
