@@ -41,7 +41,7 @@ let
     over these files, and the sources below the one in use are ignored
     whole. So when an organisation also delivers server-managed settings
     or an MDM profile, this file does not apply, unless the source in use
-    sets `managedSourcesBehavior = "merge"`. {command}`/status` in Claude
+    sets `"managedSourcesBehavior": "merge"`. {command}`/status` in Claude
     Code names the source in use.
   '';
 in
