@@ -139,7 +139,9 @@ fn activate_account(
     apply_known_marketplaces(name, &dir, account, opts, out)?;
 
     let claude_json = ManagedFile::claude_json(&dir);
-    if let crate::lock::Probe::Held(holder) = crate::lock::probe(&dir)? {
+    let probe = crate::lock::probe(&dir)?;
+    if probe.is_held() {
+        let holder = probe.holder();
         let plan = claude_json.plan(&account.claude_json, None)?;
         if !plan.changes.is_empty() {
             writeln!(
