@@ -10,6 +10,7 @@ mod harness;
 mod jsonfile;
 mod launch;
 mod marketplaces;
+mod real;
 mod session_lock;
 mod sync;
 mod trust;
