@@ -9,5 +9,6 @@ mod baseline;
 mod harness;
 mod hostile;
 mod install;
+mod plugins;
 mod tmux;
 mod worktrees;
