@@ -48,7 +48,8 @@ let
       }
     else
       server
-  ) (lib.optionalAttrs (options ? programs.mcp.enable && config.programs.mcp.enable) config.programs.mcp.servers);
+  ) (lib.optionalAttrs programsMcpEnabled config.programs.mcp.servers);
+  programsMcpEnabled = options ? programs.mcp.enable && config.programs.mcp.enable;
 
   # Plugins as an attribute set: the deprecated list form is named after
   # each entry's base name, as Home Manager's module does.
@@ -180,6 +181,10 @@ let
       };
       pluginDirs = lspPlugin // lib.mapAttrs (mkPlugin name) plugins;
       usesPluginDir = pluginDirs != { } && !personalPlugins;
+      pluginDirArgs = lib.concatMap (dir: [
+        "--plugin-dir"
+        "${dir}"
+      ]) (lib.attrValues pluginDirs);
 
       # Each asset directory: files from an optional directory, then named
       # entries (replacing files of the same name); `skills` also holds the
@@ -249,9 +254,7 @@ let
       claude =
         if usesPluginDir then
           "${pkgs.writeShellScriptBin "claude" ''
-            exec -a "$0" ${lib.escapeShellArg claude} ${
-              lib.escapeShellArgs (lib.concatMap (dir: [ "--plugin-dir" "${dir}" ]) (lib.attrValues pluginDirs))
-            } "$@"
+            exec -a "$0" ${lib.escapeShellArg claude} ${lib.escapeShellArgs pluginDirArgs} "$@"
           ''}/bin/claude"
         else
           claude;
@@ -451,6 +454,8 @@ let
     claude-explain = "explain";
   };
 
+  otherForwardCommands = lib.attrNames (removeAttrs forwardCommands [ "claude-status" ]);
+
   # Shell completions of the forwarding commands, as the helper prints them
   # (the helper's own are installed by its package).
   completions = pkgs.runCommandLocal "claude-accounts-completions" { } ''
@@ -461,7 +466,7 @@ let
     ${lib.escapeShellArg helperExe} completions bash > "$bash/claude-status"
     ${lib.escapeShellArg helperExe} completions zsh > "$zsh/_claude-accounts-commands"
     ${lib.escapeShellArg helperExe} completions fish > "$fish/claude-status.fish"
-    for command in ${lib.escapeShellArgs (lib.attrNames (removeAttrs forwardCommands [ "claude-status" ]))}; do
+    for command in ${lib.escapeShellArgs otherForwardCommands}; do
       ln -s claude-status "$bash/$command"
       ln -s claude-status.fish "$fish/$command.fish"
     done

@@ -51,6 +51,26 @@ let
     }
   ];
 
+  # Claude Code 2.1.100 (before personal plugins), printing its arguments.
+  legacyClaude = pkgs.writeTextFile {
+    name = "claude-code-2.1.100";
+    destination = "/bin/claude";
+    executable = true;
+    text = ''
+      #!/bin/sh
+      for arg in "$@"; do printf '<%s>\n' "$arg"; done
+    '';
+  };
+  legacy = testLib.evalHome [
+    {
+      programs.claude-code.accounts.max = {
+        package = legacyClaude;
+        plugins.greet = pkgs.writeTextDir "commands/greet.md" "Say hello.";
+        lspServers.go.command = "gopls";
+      };
+    }
+  ];
+
   assets = testLib.evalHome [
     {
       programs.claude-code = {
@@ -171,6 +191,32 @@ in
           | expect claude '<dispatch>' '<--manifest>' '<${manifest}>' '<-->' '<-p>' '<two words>' '<-->' '<x>'
         touch "$out"
       '';
+
+  # Before Claude Code 2.1.157, an account's plugins (its own and the
+  # generated LSP plugin) reach claude as `--plugin-dir` arguments, ahead of
+  # the user's arguments, which pass untouched.
+  plugin-dir-wrapper =
+    let
+      claudePath = legacy.programs.claude-code.accountsManifestData.accounts.max.claude;
+    in
+    pkgs.runCommandLocal "plugin-dir-wrapper" { nativeBuildInputs = [ pkgs.diffutils ]; } ''
+      fail() { echo "plugin-dir-wrapper: $*" >&2; exit 1; }
+      ${claudePath} -p 'two words' > args
+      mapfile -t args < args
+      [ "''${#args[@]}" = 6 ] || fail "expected 6 arguments, got: ''${args[*]}"
+      [ "''${args[0]}" = "<--plugin-dir>" ] && [ "''${args[2]}" = "<--plugin-dir>" ] \
+        || fail "no --plugin-dir pair: ''${args[*]}"
+      lsp=''${args[1]#<}; lsp=''${lsp%>}
+      greet=''${args[3]#<}; greet=''${greet%>}
+      [ "$(tr -d ' \n' < "$lsp/.lsp.json")" = '{"go":{"command":"gopls"}}' ] \
+        || fail "the first plugin dir is not the LSP plugin"
+      [ "$(cat "$greet/commands/greet.md")" = "Say hello." ] \
+        && [ "$(tr -d ' \n' < "$greet/.claude-plugin/plugin.json")" = '{"name":"greet"}' ] \
+        || fail "the second plugin dir is not the plugin greet"
+      [ "''${args[4]}" = "<-p>" ] && [ "''${args[5]}" = "<two words>" ] \
+        || fail "the user's arguments did not follow untouched: ''${args[*]}"
+      touch "$out"
+    '';
 
   # A configuration the helper rejects does not build, so `home-manager
   # switch` stops before activating anything: the writer runs `check`.
