@@ -247,20 +247,18 @@ rec {
         [
           {
             key = "settings.model = \"opus\"";
-            instead = "Claude Code removes the alias \"opus\" from settings.json at every start (its default model is chosen per account); declare a full model name (the one `/model` shows) or another alias (\"sonnet\", \"haiku\", \"opusplan\", \"default\"), or remove it";
+            instead = "Claude Code rewrites the alias \"opus\" in settings.json at start (to \"opus[1m]\" where the 1M context is offered, or drops it when the organisation's default model changes); declare environment.ANTHROPIC_MODEL = \"opus\" (Claude Code never rewrites the environment), put the model in a profile, or declare a full model name";
           }
         ]
       else
         [ ]
     )
     ++ (
-      if claudeJson ? autoUpdates then
+      if (claudeJson.autoUpdates or null) == false then
         [
           {
             key = "claudeJson.autoUpdates";
-            instead = "Claude Code moves it out of .claude.json at every start (into settings.json as env.DISABLE_AUTOUPDATER); declare settings.env.DISABLE_AUTOUPDATER = \"1\" instead${
-              if claudeJson.autoUpdates == false then "" else " (or nothing, to keep updates on)"
-            }";
+            instead = "Claude Code removes autoUpdates = false from .claude.json at the first start in each config dir (every new runtime dir) and sets env.DISABLE_AUTOUPDATER = \"1\" in settings.json instead; declare settings.env.DISABLE_AUTOUPDATER = \"1\" instead";
           }
         ]
       else

@@ -728,10 +728,10 @@ in
     ]);
     expected = [
       ''
-        programs.claude-code.accounts.max.settings.model = "opus": Claude Code removes the alias "opus" from settings.json at every start (its default model is chosen per account); declare a full model name (the one `/model` shows) or another alias ("sonnet", "haiku", "opusplan", "default"), or remove it. Otherwise every launch re-applies it and reports drift.
+        programs.claude-code.accounts.max.settings.model = "opus": Claude Code rewrites the alias "opus" in settings.json at start (to "opus[1m]" where the 1M context is offered, or drops it when the organisation's default model changes); declare environment.ANTHROPIC_MODEL = "opus" (Claude Code never rewrites the environment), put the model in a profile, or declare a full model name. Otherwise every launch re-applies it and reports drift.
       ''
       ''
-        programs.claude-code.accounts.max.claudeJson.autoUpdates: Claude Code moves it out of .claude.json at every start (into settings.json as env.DISABLE_AUTOUPDATER); declare settings.env.DISABLE_AUTOUPDATER = "1" instead. Otherwise every launch re-applies it and reports drift.
+        programs.claude-code.accounts.max.claudeJson.autoUpdates: Claude Code removes autoUpdates = false from .claude.json at the first start in each config dir (every new runtime dir) and sets env.DISABLE_AUTOUPDATER = "1" in settings.json instead; declare settings.env.DISABLE_AUTOUPDATER = "1" instead. Otherwise every launch re-applies it and reports drift.
       ''
     ];
   };

@@ -233,10 +233,10 @@ in
       != null;
     expected = true;
   };
-  migratedKeysLeavesOtherModelsAlone = {
+  migratedKeysLeavesOtherValuesAlone = {
     expr = r.migratedKeys {
       settings.model = "sonnet";
-      claudeJson.editorMode = "vim";
+      claudeJson.autoUpdates = true;
     };
     expected = [ ];
   };
