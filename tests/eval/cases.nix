@@ -112,6 +112,15 @@ let
             args = [ "-y" "@modelcontextprotocol/server-everything" ];
           };
           remote.url = "https://mcp.example.com/mcp";
+          # A file-backed secret: read by a wrapper at start, never in the store.
+          secret = {
+            command = "secret-server";
+            args = [ "--stdio" ];
+            env = {
+              LEVEL = "debug";
+              TOKEN.file = "/run/secrets/token";
+            };
+          };
           disabled = {
             command = "nope";
             enabled = false;
@@ -219,6 +228,7 @@ let
       };
     }
   ];
+  secretServer = (manifestOf mcpIntegration).accounts.max.claudeJson.mcpServers.secret;
   packagesNamed = name: config: builtins.filter (p: (p.name or "") == name) config.home.packages;
 
   # Configurations that must fail, and the messages they must fail with.
@@ -315,6 +325,24 @@ in
         url = "https://mcp.example.com/mcp";
         type = "http";
       };
+      # The wrapper reads TOKEN from its file at start; args go to it (empty
+      # ones are dropped as Home Manager's transform drops them).
+      secret = {
+        inherit (secretServer) command;
+        env.LEVEL = "debug";
+        type = "stdio";
+      };
+    };
+  };
+  mcpIntegrationReadsFileSecretsInAWrapper = {
+    actual = {
+      wrapper = builtins.match ".*-mcp-secret-wrapper" "${secretServer.command}" != null;
+      secretNotInTheManifest =
+        !(pkgs.lib.hasInfix "/run/secrets/token" (builtins.toJSON (manifestOf mcpIntegration)));
+    };
+    expected = {
+      wrapper = true;
+      secretNotInTheManifest = true;
     };
   };
   mcpIntegrationFollowsTheSharedSwitchUnlessSetPerAccount = {
@@ -325,11 +353,13 @@ in
       max = [
         "everything"
         "remote"
+        "secret"
       ];
       off = [ ];
       standalone = [
         "everything"
         "remote"
+        "secret"
       ];
     };
   };
