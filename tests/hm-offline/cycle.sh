@@ -68,6 +68,16 @@ expect "max's marketplaces in settings.json" \
   || fail "max's commands are not one linked directory with shared and own entries"
 [ "$(cat "$max/CLAUDE.md")" = "Shared memory for every account." ] || fail "max did not inherit the shared context"
 
+manifest=$home/.config/claude-accounts/manifest.json
+expect "max's profiles, shared and own, are files in the store" \
+  '(.accounts.max.profiles | keys) == ["fast","review"] and (.accounts.pro.profiles == {})' "$manifest"
+expect "the shared profile" '. == {"model": "haiku"}' "$(jq -r .accounts.max.profiles.fast "$manifest")"
+expect "max's rendered settings.json is its declared keys" \
+  ". == $(jq -c .accounts.max.settings "$manifest")" "$(jq -r .accounts.max.files.settings "$manifest")"
+expect "max's rendered .mcp.json is its servers" \
+  ". == {\"mcpServers\": $(jq -c .accounts.max.claudeJson.mcpServers "$manifest")}" \
+  "$(jq -r .accounts.max.files.mcpConfig "$manifest")"
+
 step "switch 1 again: nothing to do, nothing said"
 switch gen1.nix
 [ -z "$(helper_output)" ] || fail "activation of an unchanged generation printed: $(helper_output)"

@@ -66,6 +66,9 @@ in
     };
   };
 
+  # Profiles: shared, and max's own.
+  programs.claude-code.profiles.fast.model = "haiku";
+
   programs.claude-code.accounts = {
     max = {
       settings = {
@@ -105,6 +108,7 @@ in
       skills.release = "Cut a release.";
       environment.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
       claudeJson.editorMode = "vim";
+      profiles.review.permissions.deny = [ "Edit" ];
       plugins.max-plugin = plugin "max-plugin";
       marketplaces.max-market = marketplace "max-market";
       lspServers.rust.command = "rust-analyzer";
