@@ -4,13 +4,17 @@
 mod activate;
 mod claude_worktree;
 mod common;
+mod configdir;
 mod context;
+mod escaping;
 mod fake_claude;
 mod harness;
 mod jsonfile;
 mod launch;
 mod marketplaces;
+mod modes;
 mod real;
+mod refusals;
 mod session_lock;
 mod sync;
 mod trust;
