@@ -101,7 +101,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { manifest } => {
             let m = Manifest::load(&manifest)?;
-            let problems = m.rendered_file_problems();
+            // HOME says where `~` is: absolute config dirs are checked too.
+            let mut problems = match manifest::home_dir() {
+                Ok(home) => crate::configdir::lexical_problems_in(&m, Some(&home)),
+                Err(_) => Vec::new(),
+            };
+            problems.extend(m.rendered_file_problems());
             if !problems.is_empty() {
                 anyhow::bail!(
                     "invalid manifest {}: {}",
