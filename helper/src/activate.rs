@@ -272,7 +272,8 @@ mod tests {
                     "secretFiles": {},
                     "oauthTokenFile": null,
                     "trustedProjects": [],
-                    "mcpOverlay": null
+                    "mcpOverlay": null,
+                    "profiles": {}
                 });
                 (name.clone(), account)
             })

@@ -18,4 +18,5 @@ pub mod overlay;
 pub mod registry;
 pub mod runtime;
 pub mod secrets;
+pub mod session;
 pub mod status;

@@ -136,6 +136,10 @@ pub struct Account {
     /// The per-project MCP overlay file, relative to the worktree's top level or
     /// absolute; `null` disables overlays.
     pub mcp_overlay: Option<PathBuf>,
+    /// Named presets of `settings.json` keys: profile name -> absolute path of
+    /// a JSON object (rendered into the store), passed with `--settings` by
+    /// `claude-session start --profile P` and `CLAUDE_ACCOUNTS_PROFILE=P`.
+    pub profiles: BTreeMap<String, PathBuf>,
 }
 
 /// Expands a leading `~/` against `home`.
@@ -286,6 +290,16 @@ fn valid_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Whether `name` can name a profile: it is typed on command lines and in
+/// `CLAUDE_ACCOUNTS_PROFILE`.
+pub fn valid_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 fn is_absolute_or_home(p: &Path) -> bool {
@@ -476,6 +490,21 @@ pub fn validate(m: &Manifest) -> Vec<String> {
                     "{}: {:?} must be an absolute path",
                     at("trustedProjects"),
                     p
+                ));
+            }
+        }
+        for (profile, path) in &a.profiles {
+            if !valid_profile_name(profile) {
+                problems.push(format!(
+                    "{}: {profile:?} is not a profile name; use letters, digits, '.', '-' and '_'",
+                    at("profiles")
+                ));
+            }
+            if !path.is_absolute() {
+                problems.push(format!(
+                    "{}: {:?} must be an absolute path (the module renders profiles into the store)",
+                    at(&format!("profiles.{profile}")),
+                    path
                 ));
             }
         }

@@ -114,6 +114,7 @@ rec {
       oauthTokenFile,
       trustedProjects,
       mcpOverlay,
+      profiles ? { },
     }:
     {
       inherit
@@ -131,6 +132,7 @@ rec {
         oauthTokenFile
         trustedProjects
         mcpOverlay
+        profiles
         ;
       claudeJson = claudeJson // {
         mcpServers = mcpServers;

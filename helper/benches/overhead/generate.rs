@@ -410,7 +410,8 @@ pub fn manifest(accounts: &[&str], claude: &str, variant: Variant) -> Value {
                 "secretFiles": {},
                 "oauthTokenFile": null,
                 "trustedProjects": [],
-                "mcpOverlay": ".claude/.mcp.json"
+                "mcpOverlay": ".claude/.mcp.json",
+                "profiles": {}
             }),
         );
     }

@@ -88,7 +88,8 @@ impl TestEnv {
             "secretFiles": {},
             "oauthTokenFile": null,
             "trustedProjects": [],
-            "mcpOverlay": ".claude/.mcp.json"
+            "mcpOverlay": ".claude/.mcp.json",
+            "profiles": {}
         })
     }
 
