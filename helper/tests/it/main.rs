@@ -8,4 +8,5 @@ mod fake_claude;
 mod harness;
 mod jsonfile;
 mod launch;
+mod session;
 mod session_lock;
