@@ -25,6 +25,12 @@ use crate::lock::{self, Acquire, SessionInfo};
 use crate::manifest::{self, Isolation, Manifest};
 use crate::registry;
 use crate::runtime::{self, Runtime};
+
+/// Where Claude Code keeps a login (`.credentials.json`, or the name of the
+/// macOS Keychain entry), its secure-storage lock and its OAuth refresh
+/// lock: always the account dir, so every session of an account shares one
+/// login and one refresh lock, whatever its `CLAUDE_CONFIG_DIR`.
+pub const SECURE_STORAGE_VAR: &str = "CLAUDE_SECURESTORAGE_CONFIG_DIR";
 use crate::secrets;
 
 /// Per-launch choices, from flags or the environment.
@@ -61,7 +67,8 @@ pub fn launch(
     let account_dir = account.config_dir(&home);
     crate::managed::create_private_dir(&account_dir)?;
     let rt = runtime::choose(account_name, &account_dir, isolation, &ctx, &state_home);
-    let fresh = runtime::create(&rt, account_name)?;
+    let mut notes = Vec::new();
+    let fresh = runtime::create(&rt, account_name, &state_home, &mut notes)?;
 
     let info = SessionInfo {
         pid: std::process::id(),
@@ -80,7 +87,7 @@ pub fn launch(
     };
 
     let prepared = runtime::prepare(&rt, account, &home, session_lock.is_some(), fresh)?;
-    for note in &prepared.notes {
+    for note in notes.iter().chain(&prepared.notes) {
         eprintln!("claude-accounts: {note}");
     }
     if session_lock.is_none() {
@@ -97,7 +104,8 @@ pub fn launch(
         .args(&args)
         .envs(&env)
         .envs(opts.extra_env.iter().map(|(k, v)| (k, v)))
-        .env("CLAUDE_CONFIG_DIR", &rt.dir);
+        .env("CLAUDE_CONFIG_DIR", &rt.dir)
+        .env(SECURE_STORAGE_VAR, &rt.account_dir);
     let saved_terminal = Terminal::save();
     install_forwarding()?;
     let mut child = cmd.spawn().with_context(|| {
@@ -107,12 +115,6 @@ pub fn launch(
         )
     })?;
     forward_to(child.id() as i32);
-    // Off the path to claude's start: nothing before it needs these.
-    if !rt.is_account_dir()
-        && let Err(e) = registry::register(&state_home, account_name, &rt.dir)
-    {
-        eprintln!("claude-accounts: warning: {e:#}");
-    }
     for warning in runtime::after_start(&rt, &prepared, fresh) {
         eprintln!("claude-accounts: warning: {warning}");
     }
@@ -127,35 +129,30 @@ pub fn launch(
         saved_terminal.restore();
     }
 
-    finish(&rt, account, session_lock.is_some(), opts);
+    finish(&rt, account, &home, session_lock.is_some(), opts);
     drop(session_lock);
     Ok(exit_code(status))
 }
 
-/// After the session: credentials and identity flow back to the account; a
-/// throwaway runtime dir is removed. Problems are warnings: the session is
-/// over and its exit status is what matters.
-fn finish(rt: &Runtime, account: &manifest::Account, locked: bool, opts: &Options) {
-    if rt.is_account_dir() {
+/// After the session: the account-wide keys and entries it changed go to
+/// the account; a throwaway runtime dir is removed. Problems are warnings:
+/// the session is over and its exit status is what matters.
+fn finish(rt: &Runtime, account: &manifest::Account, home: &Path, locked: bool, opts: &Options) {
+    if rt.is_account_dir() || !locked {
         return;
     }
-    let mut notes = Vec::new();
-    if let Err(e) = runtime::reconcile_credentials(rt, &mut notes) {
-        eprintln!("claude-accounts: warning: {e:#}");
+    match runtime::finish(rt, account, home) {
+        Ok(notes) => {
+            for note in notes {
+                eprintln!("claude-accounts: {note}");
+            }
+        }
+        Err(e) => eprintln!(
+            "claude-accounts: warning: {e:#}; the next launch in {} shares it with the account",
+            rt.worktree.as_deref().unwrap_or(&rt.dir).display()
+        ),
     }
-    match runtime::propagate_identity(rt, account) {
-        Ok(added) if !added.is_empty() => notes.push(format!(
-            "copied {} from this session to {} so new sessions start logged in",
-            added.join(", "),
-            rt.account_dir.join(".claude.json").display()
-        )),
-        Ok(_) => {}
-        Err(e) => eprintln!("claude-accounts: warning: {e:#}"),
-    }
-    for note in notes {
-        eprintln!("claude-accounts: {note}");
-    }
-    if rt.ephemeral && locked {
+    if rt.is_ephemeral() {
         let keep = opts.keep_session
             || std::env::var_os("CLAUDE_ACCOUNTS_KEEP_SESSION").is_some_and(|v| v == "1");
         if keep {

@@ -88,7 +88,7 @@ impl ManagedFile {
         let last = self.last_applied()?.or(fallback_record);
         let snapshot = jsonfile::read(&self.path, &self.opts)?;
         let doc = snapshot.document()?;
-        let (report, _) = compute(&doc, desired, last.as_ref(), &self.policy)?;
+        let (report, _) = compute(&doc, desired, last.as_ref(), &self.policy, &Edits::new())?;
         Ok(report)
     }
 
@@ -122,9 +122,10 @@ impl ManagedFile {
     }
 
     /// The general apply: `prepare` sees the file as read (again on every
-    /// retry) and returns the desired keys and extra edits of keys Nix does not
-    /// own (seeds); both are committed in one atomic write. Extra edits of
-    /// owned keys are ignored: declared values always win.
+    /// retry) and returns the desired keys and extra edits (keys synced
+    /// from the account); both are committed in one atomic write. The extra
+    /// edits are made first: for a key Nix owns, the edited value is what
+    /// the three-way apply sees as live, so declared values still win.
     ///
     /// `reads` names what `prepare` reads (the record's keys are added):
     /// when the file is large and in Claude Code's layout, those members
@@ -227,7 +228,7 @@ impl ManagedFile {
 pub struct Prepare {
     /// The declared keys.
     pub desired: Map<String, Value>,
-    /// Edits of keys Nix does not own, committed in the same write.
+    /// Edits made before the declared keys are applied, in the same write.
     pub extra: Edits,
 }
 
@@ -241,7 +242,7 @@ fn decide(
     prepare: &mut impl FnMut(&dyn Members) -> Result<Prepare>,
 ) -> Result<(Report, Map<String, Value>, Edits)> {
     let Prepare { desired, extra } = prepare(doc)?;
-    let (report, mut edits) = compute(doc, &desired, last, policy)?;
+    let (report, mut edits) = compute(doc, &desired, last, policy, &extra)?;
     for (key, value) in extra {
         edits.entry(key).or_insert(value);
     }
@@ -254,6 +255,7 @@ fn compute(
     desired: &Map<String, Value>,
     last: Option<&Map<String, Value>>,
     policy: &Policy,
+    before: &Edits,
 ) -> Result<(Report, Edits)> {
     let owned: Vec<&String> = desired
         .keys()
@@ -261,7 +263,11 @@ fn compute(
         .collect();
     let mut live = Map::new();
     for key in &owned {
-        if let Some(v) = doc.value(key)? {
+        let value = match before.get(*key) {
+            Some(edited) => edited.clone(),
+            None => doc.value(key)?,
+        };
+        if let Some(v) = value {
             live.insert((*key).clone(), v);
         }
     }

@@ -1,15 +1,29 @@
-//! The registry of runtime dirs, so `status`, `close --all` and `diff` can find
-//! the runtime dirs scattered over git repositories.
+//! The registry of runtime dirs: the helper's own record, outside every
+//! repository, of the runtime dirs it created.
 //!
-//! One symlink per runtime dir in `$XDG_STATE_HOME/claude-accounts/<account>/
-//! runtimes/`, named by a hash of the runtime path and pointing at it.
-//! Guarantees: registering is idempotent and costs one `readlink` when
-//! already registered; entries whose runtime dir is gone (`git worktree
-//! remove`, a finished throwaway session) are pruned when listed.
+//! One file per runtime dir in `$XDG_STATE_HOME/claude-accounts/<account>/
+//! runtimes/`, named by a hash of the runtime path, holding the path and the
+//! device and inode the directory had when the helper created it.
+//!
+//! Guarantees:
+//! * A runtime dir is [`Proof::Created`] only when an entry written by
+//!   [`register`] names its path *and* its current device and inode. Content
+//!   that travels with a repository (a tarball carrying `.git/`) cannot forge
+//!   that: the registry lives in the user's state dir, and a directory
+//!   unpacked later has another inode.
+//! * Entries of the first layout (a symlink to the runtime path, written for
+//!   every runtime the helper used) are read as [`Proof::Legacy`]: the caller
+//!   decides whether to adopt them (they predate the device/inode record).
+//! * Registering is atomic (temp file + rename) and idempotent; entries
+//!   whose runtime dir is gone (`git worktree remove`, a finished throwaway
+//!   session) are pruned when listed.
 
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 /// `$XDG_STATE_HOME`, or `~/.local/state`.
 pub fn state_home(home: &Path) -> PathBuf {
@@ -33,23 +47,120 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Records `runtime_dir` as a runtime of `account`.
-pub fn register(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let dir = registry_dir(state_home, account);
-    let entry = dir.join(format!(
+fn entry_path(state_home: &Path, account: &str, runtime_dir: &Path) -> PathBuf {
+    registry_dir(state_home, account).join(format!(
         "{:016x}",
         fnv1a(runtime_dir.as_os_str().as_bytes())
-    ));
-    if std::fs::read_link(&entry).is_ok_and(|t| t == runtime_dir) {
+    ))
+}
+
+/// What the registry holds about one runtime dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// What the registry says about a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// The helper created this very directory (path, device and inode match).
+    Created,
+    /// An entry of the first registry layout names the path.
+    Legacy,
+    /// An entry names the path, but the directory there is another one
+    /// (removed and re-created, or replaced by someone else).
+    Replaced,
+    /// No entry names the path.
+    Unknown,
+}
+
+/// Records `runtime_dir` (which must exist: its device and inode are taken
+/// now, without following a link) as created by the helper for `account`.
+pub fn register(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(runtime_dir)
+        .with_context(|| format!("inspecting {}", runtime_dir.display()))?;
+    let entry = Entry {
+        path: runtime_dir.to_path_buf(),
+        dev: meta.dev(),
+        ino: meta.ino(),
+    };
+    let path = entry_path(state_home, account, runtime_dir);
+    if read_entry(&path).ok().flatten().as_ref() == Some(&EntryKind::Current(entry.clone())) {
         return Ok(());
     }
-    crate::managed::create_private_dir(&dir)?;
-    let tmp = dir.join(format!(".new.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(runtime_dir, &tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    std::fs::rename(&tmp, &entry).with_context(|| format!("creating {}", entry.display()))
+    let dir = path.parent().expect("entry in a dir");
+    crate::managed::create_private_dir(dir)?;
+    let bytes = serde_json::to_vec(&entry).expect("serialisable");
+    // Renamed over whatever is there: a legacy entry is a symlink, which
+    // `rename` replaces itself (it never writes through it).
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".new.")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    use std::io::Write as _;
+    tmp.write_all(&bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(&path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", path.display()))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
+}
+
+/// What the registry says about `dir` as it is now.
+pub fn proof(state_home: &Path, account: &str, dir: &Path) -> Result<Proof> {
+    let path = entry_path(state_home, account, dir);
+    let meta =
+        std::fs::symlink_metadata(dir).with_context(|| format!("inspecting {}", dir.display()))?;
+    Ok(match read_entry(&path)? {
+        Some(EntryKind::Current(e)) if e.path == dir => {
+            if e.dev == meta.dev() && e.ino == meta.ino() {
+                Proof::Created
+            } else {
+                Proof::Replaced
+            }
+        }
+        Some(EntryKind::Legacy(target)) if target == dir => Proof::Legacy,
+        _ => Proof::Unknown,
+    })
+}
+
+/// Forgets `dir` (after it was removed).
+pub fn forget(state_home: &Path, account: &str, dir: &Path) -> Result<()> {
+    let path = entry_path(state_home, account, dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum EntryKind {
+    Current(Entry),
+    Legacy(PathBuf),
+}
+
+fn read_entry(path: &Path) -> Result<Option<EntryKind>> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("inspecting {}", path.display())),
+    };
+    if meta.file_type().is_symlink() {
+        let target =
+            std::fs::read_link(path).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(Some(EntryKind::Legacy(target)));
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    // A damaged entry proves nothing: the runtime dir is then refused with
+    // a message, never trusted.
+    Ok(serde_json::from_slice(&bytes).ok().map(EntryKind::Current))
 }
 
 /// The registered runtime dirs of `account` that still exist, sorted; dead
@@ -64,16 +175,22 @@ pub fn list(state_home: &Path, account: &str) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue;
+        if entry.file_name().as_bytes().starts_with(b".") {
+            continue; // a temporary file of a concurrent register
+        }
+        let target = match read_entry(&entry.path()) {
+            Ok(Some(EntryKind::Current(e))) => e.path,
+            Ok(Some(EntryKind::Legacy(t))) => t,
+            _ => continue,
         };
-        if target.is_dir() {
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
             found.push(target);
         } else {
             let _ = std::fs::remove_file(entry.path());
         }
     }
     found.sort();
+    found.dedup();
     Ok(found)
 }
 
@@ -88,6 +205,7 @@ pub fn known_dirs(state_home: &Path, account: &str, account_dir: &Path) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pretty_assertions::assert_eq;
 
     #[test]
     fn register_is_idempotent_and_prunes_dead_entries() {
@@ -108,5 +226,57 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(left, 1, "the dead entry was removed");
+    }
+
+    #[test]
+    fn proof_needs_the_same_directory_not_only_the_same_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let a = tmp.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        assert_eq!(proof(&state, "max", &a).unwrap(), Proof::Unknown);
+        register(&state, "max", &a).unwrap();
+        assert_eq!(proof(&state, "max", &a).unwrap(), Proof::Created);
+        assert_eq!(proof(&state, "pro", &a).unwrap(), Proof::Unknown);
+        // Keep an inode alive so the new dir cannot reuse the old one's.
+        let keep = tmp.path().join("keep");
+        std::fs::rename(&a, &keep).unwrap();
+        std::fs::create_dir(&a).unwrap();
+        assert_eq!(proof(&state, "max", &a).unwrap(), Proof::Replaced);
+        register(&state, "max", &a).unwrap();
+        assert_eq!(proof(&state, "max", &a).unwrap(), Proof::Created);
+    }
+
+    #[test]
+    fn legacy_symlink_entries_are_read_and_upgraded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let a = tmp.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        let entry = entry_path(&state, "max", &a);
+        std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&a, &entry).unwrap();
+        assert_eq!(proof(&state, "max", &a).unwrap(), Proof::Legacy);
+        assert_eq!(list(&state, "max").unwrap(), vec![a.clone()]);
+        register(&state, "max", &a).unwrap();
+        assert!(
+            !std::fs::symlink_metadata(&entry)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(proof(&state, "max", &a).unwrap(), Proof::Created);
+    }
+
+    #[test]
+    fn a_damaged_entry_proves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let a = tmp.path().join("a");
+        std::fs::create_dir(&a).unwrap();
+        let entry = entry_path(&state, "max", &a);
+        std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+        std::fs::write(&entry, "{not json").unwrap();
+        assert_eq!(proof(&state, "max", &a).unwrap(), Proof::Unknown);
     }
 }

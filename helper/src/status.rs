@@ -68,7 +68,7 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
             let rt = Runtime::known(&dir, &account_dir);
             let kind = if rt.is_account_dir() {
                 "account"
-            } else if rt.ephemeral {
+            } else if rt.is_ephemeral() {
                 "session"
             } else {
                 "worktree"

@@ -59,8 +59,9 @@
 //! each run is logged as a `hook` event with its exit code.
 //!
 //! Where Claude's files are: `.claude.json` is `$CLAUDE_CONFIG_DIR/.claude.json`
-//! when `CLAUDE_CONFIG_DIR` is set, else `~/.claude.json`; everything else is
-//! under `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
+//! when `CLAUDE_CONFIG_DIR` is set, else `~/.claude.json`; `.credentials.json`
+//! is in `$CLAUDE_SECURESTORAGE_CONFIG_DIR` when that is set; everything else
+//! is under `$CLAUDE_CONFIG_DIR`, else `~/.claude`.
 //!
 //! Signals: SIGTERM, SIGINT and SIGHUP are blocked and acted on between
 //! actions, during `sleep:` and while staying alive (never in the middle of a
@@ -245,6 +246,9 @@ fn wait_for_signal(timeout: Option<Duration>) -> Option<Signal> {
 /// Everything one run needs, from the environment.
 struct Fake {
     config_dir: PathBuf,
+    /// Where credentials live: `$CLAUDE_SECURESTORAGE_CONFIG_DIR`, else the
+    /// config dir (checked with the real Claude Code 2.1.332).
+    secure_dir: PathBuf,
     claude_json: PathBuf,
     cwd: PathBuf,
     /// The current session id (`clear` changes it).
@@ -353,8 +357,10 @@ impl Fake {
             }
         };
         let flags = SessionFlags::parse();
+        let secure_dir = env_path("CLAUDE_SECURESTORAGE_CONFIG_DIR").unwrap_or(config_dir.clone());
         Ok(Fake {
             config_dir,
+            secure_dir,
             claude_json,
             cwd,
             session_id: std::cell::RefCell::new(flags.first_id()),
@@ -645,7 +651,7 @@ impl Fake {
 
     /// `refresh-credentials`: rotates both tokens, keeping other fields.
     fn refresh_credentials(&self) -> Result<()> {
-        let path = self.config_dir.join(".credentials.json");
+        let path = self.secure_dir.join(".credentials.json");
         let text = fs::read_to_string(&path).with_context(|| {
             format!(
                 "not logged in: reading {} (run `login` first)",
@@ -668,9 +674,9 @@ impl Fake {
     }
 
     fn write_credentials(&self, creds: &Value) -> Result<()> {
-        let path = self.config_dir.join(".credentials.json");
-        fs::create_dir_all(&self.config_dir)
-            .with_context(|| format!("creating {}", self.config_dir.display()))?;
+        let path = self.secure_dir.join(".credentials.json");
+        fs::create_dir_all(&self.secure_dir)
+            .with_context(|| format!("creating {}", self.secure_dir.display()))?;
         let target = match self.credentials_mode {
             CredentialsMode::Through => one_hop(&path)?,
             CredentialsMode::Replace => path,

@@ -339,7 +339,7 @@ fn relaunch_after_a_manifest_change_applies_exactly_that() {
 }
 
 #[test]
-fn a_fresh_worktree_starts_logged_in_with_the_credentials_link() {
+fn a_fresh_worktree_is_the_account_logged_in_with_no_credentials_of_its_own() {
     let mut env = TestEnv::new();
     let account_dir = env.account_dir("max");
     // Log in once outside git (the account dir).
@@ -349,14 +349,49 @@ fn a_fresh_worktree_starts_logged_in_with_the_credentials_link() {
 
     let repo = env.repo("repo");
     let wt = env.worktree(&repo, "fresh");
-    let report = run_report(&mut env, "max", &wt, &[], "");
+    let report = run_report(&mut env, "max", &wt, &[], "startup,set-model:haiku");
     let rt = config_dir(&report);
+    assert_ne!(rt, account_dir);
+    assert_eq!(
+        report["env"]["CLAUDE_SECURESTORAGE_CONFIG_DIR"],
+        account_dir.to_str().unwrap(),
+        "the account's login and refresh lock"
+    );
     let state = read_json(&rt.join(".claude.json"));
     for key in ["oauthAccount", "userID", "hasCompletedOnboarding"] {
-        assert_eq!(state[key], account_state[key], "{key} seeded");
+        assert_eq!(state[key], account_state[key], "{key} synced");
     }
-    let link = std::fs::read_link(rt.join(".credentials.json")).expect("credentials link");
-    assert_eq!(link, account_dir.join(".credentials.json"));
+    assert!(
+        std::fs::symlink_metadata(rt.join(".credentials.json")).is_err(),
+        "no credentials in a runtime dir"
+    );
+    // Everything Claude wrote outside .claude.json is the account's.
+    let mut own = Vec::new();
+    for entry in std::fs::read_dir(&rt).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        match std::fs::read_link(rt.join(&name)) {
+            Ok(target) => assert_eq!(target, account_dir.join(&name), "{name}"),
+            Err(_) => own.push(name),
+        }
+    }
+    own.sort();
+    assert_eq!(own, [".claude-accounts", ".claude.json"]);
+    assert_eq!(
+        read_json(&account_dir.join("settings.json"))["model"],
+        "haiku"
+    );
+    let transcripts = account_dir.join("projects").join(sanitize(&wt));
+    assert!(transcripts.is_dir(), "{} missing", transcripts.display());
+}
+
+/// Claude's name for a project directory: every non-alphanumeric character
+/// as `-`.
+fn sanitize(dir: &Path) -> String {
+    dir.to_str()
+        .unwrap()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
 }
 
 #[test]
@@ -410,34 +445,46 @@ fn long_history(key: &str) -> Value {
 }
 
 #[test]
-fn a_login_in_a_worktree_reaches_the_account_once() {
+fn a_login_in_a_worktree_is_the_accounts_and_reaches_other_worktrees() {
     use std::os::unix::fs::MetadataExt;
     let mut env = TestEnv::new();
     let repo = env.repo("repo");
-    let account_file = env.account_dir("max").join(".claude.json");
+    let account_dir = env.account_dir("max");
+    let account_file = account_dir.join(".claude.json");
     let wt = env.worktree(&repo, "one");
-    let (out, _) = launch_reporting(
+    let (out, report) = launch_reporting(
         &mut env,
         "max",
         &wt,
         &[],
         &[("FAKE_CLAUDE_ACTIONS", "login:wt@example.com")],
     );
-    assert!(stderr(&out).contains("copied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("shared with the account"),
+        "{}",
+        stderr(&out)
+    );
     let mut account = read_json(&account_file);
     assert_eq!(account["oauthAccount"]["emailAddress"], "wt@example.com");
     assert!(account["userID"].is_string());
+    assert!(
+        account_dir.join(".credentials.json").is_file(),
+        "the login is the account's"
+    );
+    assert!(!config_dir(&report).join(".credentials.json").exists());
 
     // A large account file in Claude's layout (read without a full parse)
-    // that already has the keys is left alone by the next session.
+    // that already has the keys is left alone by the next sessions.
     let history = long_history("userID");
     account["projects"] = json!({"/elsewhere": {"history": history}});
     write(&account_file, &claude_layout(&account));
     assert!(std::fs::metadata(&account_file).unwrap().len() > 256 << 10);
     let before = std::fs::metadata(&account_file).unwrap();
     let two = env.worktree(&repo, "two");
-    let (out, _) = launch_reporting(&mut env, "max", &two, &[], &[]);
-    assert!(!stderr(&out).contains("copied"), "{}", stderr(&out));
+    for _ in 0..2 {
+        let (out, _) = launch_reporting(&mut env, "max", &two, &[], &[]);
+        assert!(!stderr(&out).contains("shared"), "{}", stderr(&out));
+    }
     let after = std::fs::metadata(&account_file).unwrap();
     assert_eq!(
         (after.ino(), after.mtime(), after.mtime_nsec()),
@@ -445,19 +492,19 @@ fn a_login_in_a_worktree_reaches_the_account_once() {
         "the account file was rewritten"
     );
 
-    // One key missing from the account: that key, and only it, is copied.
-    let user_id = account["userID"].clone();
-    account.as_object_mut().unwrap().remove("userID");
+    // A new login in the account (outside git) reaches the worktrees at
+    // their next launch; a removal too.
+    log_in_outside_git(&mut env, "login:new@example.com");
+    let mut account = read_json(&account_file);
+    account
+        .as_object_mut()
+        .unwrap()
+        .remove("hasCompletedOnboarding");
     write(&account_file, &claude_layout(&account));
-    let (out, _) = launch_reporting(&mut env, "max", &two, &[], &[]);
-    assert!(
-        stderr(&out).contains("copied userID from"),
-        "{}",
-        stderr(&out)
-    );
-    let now = read_json(&account_file);
-    assert_eq!(now["userID"], user_id);
-    assert_eq!(now["projects"], account["projects"]);
+    let report = run_report(&mut env, "max", &wt, &[], "");
+    let state = read_json(&config_dir(&report).join(".claude.json"));
+    assert_eq!(state["oauthAccount"]["emailAddress"], "new@example.com");
+    assert_eq!(state.get("hasCompletedOnboarding"), None, "{state}");
 }
 
 #[test]
@@ -496,39 +543,59 @@ fn a_large_runtime_file_is_left_alone_until_something_changes() {
 }
 
 #[test]
-fn credentials_refreshed_in_a_runtime_flow_back_to_the_account() {
-    for mode in ["through", "replace"] {
-        let mut env = TestEnv::new();
-        let account_dir = env.account_dir("max");
-        log_in_outside_git(&mut env, "login");
-        let repo = env.repo("repo");
-        let (_, report) = launch_reporting(
-            &mut env,
-            "max",
-            &repo,
-            &[],
-            &[
-                ("FAKE_CLAUDE_ACTIONS", "refresh-credentials"),
-                ("FAKE_CLAUDE_CREDENTIALS", mode),
-            ],
-        );
-        let rt = config_dir(&report);
-        let link = rt.join(".credentials.json");
-        assert!(
-            std::fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink(),
-            "{mode}: link restored"
-        );
-        let creds = read_json(&account_dir.join(".credentials.json"));
-        let runtime_view = read_json(&link);
-        assert_eq!(creds, runtime_view, "{mode}");
-        assert!(
-            creds.to_string().contains("refresh"),
-            "{mode}: the refreshed token reached the account: {creds}"
-        );
-    }
+fn credentials_refreshed_in_a_worktree_are_the_accounts_and_old_runtimes_are_migrated() {
+    let mut env = TestEnv::new();
+    let account_dir = env.account_dir("max");
+    log_in_outside_git(&mut env, "login");
+    let before = std::fs::read(account_dir.join(".credentials.json")).unwrap();
+    let repo = env.repo("repo");
+    let (_, report) = launch_reporting(
+        &mut env,
+        "max",
+        &repo,
+        &[],
+        &[("FAKE_CLAUDE_ACTIONS", "refresh-credentials")],
+    );
+    let rt = config_dir(&report);
+    let after = std::fs::read(account_dir.join(".credentials.json")).unwrap();
+    assert_ne!(before, after, "refreshed in the account");
+    assert!(std::fs::symlink_metadata(rt.join(".credentials.json")).is_err());
+
+    // A runtime of the first layout: our credentials link, or a real file
+    // (a login made there). The link goes; the file is moved aside, never
+    // copied over the account's login.
+    std::os::unix::fs::symlink(
+        account_dir.join(".credentials.json"),
+        rt.join(".credentials.json"),
+    )
+    .unwrap();
+    run_report(&mut env, "max", &repo, &[], "");
+    assert!(std::fs::symlink_metadata(rt.join(".credentials.json")).is_err());
+    std::fs::write(
+        rt.join(".credentials.json"),
+        r#"{"claudeAiOauth": {"accessToken": "old"}}"#,
+    )
+    .unwrap();
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
+    assert!(
+        stderr(&out).contains("never reach the account"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(account_dir.join(".credentials.json")).unwrap(),
+        after
+    );
+    assert!(
+        rt.join(".claude-accounts/quarantine/credentials.json")
+            .is_file()
+    );
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
+    assert!(
+        !stderr(&out).contains("credentials"),
+        "said once: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -809,15 +876,13 @@ fn an_empty_runtime_file_left_by_a_crash_is_seeded_again() {
     let repo = env.repo("repo");
     let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
     std::fs::write(rt.join(".claude.json"), "").unwrap();
-    std::fs::write(rt.join("settings.json"), "").unwrap();
     let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
     assert!(stderr(&out).contains("was empty"), "{}", stderr(&out));
     let state = read_json(&rt.join(".claude.json"));
     assert!(
         state.get("oauthAccount").is_some(),
-        "identity seeded again: {state}"
+        "identity synced again: {state}"
     );
-    assert_eq!(read_json(&rt.join("settings.json"))["model"], "opus");
     // The account dir's own files are never treated this way.
     std::fs::write(env.account_dir("max").join("settings.json"), "").unwrap();
     let out = env.launch("max", &plain, Vec::<&str>::new(), &[]);
@@ -844,11 +909,11 @@ fn close_finds_an_account_isolated_session_from_any_worktree() {
     assert_eq!(session.wait().unwrap().code(), Some(128 + libc::SIGTERM));
 }
 
-/// New worktrees of a project seen before take their seeds from the account's
-/// seeds cache while the account's `.claude.json` is unchanged, and from the
-/// file again once it changes.
+/// New worktrees of a project seen before take the account's values from
+/// the account's sync cache while the account's `.claude.json` is
+/// unchanged, and from the file again once it changes.
 #[test]
-fn seeds_come_from_the_cache_until_the_account_file_changes() {
+fn account_values_come_from_the_cache_until_the_account_file_changes() {
     use std::os::unix::fs::MetadataExt;
     let mut env = TestEnv::new();
     log_in_outside_git(&mut env, "login:first@example.com");
@@ -860,7 +925,7 @@ fn seeds_come_from_the_cache_until_the_account_file_changes() {
     assert!(seeded.to_string().contains("first@example.com"), "{seeded}");
     assert!(
         env.account_dir("max")
-            .join(".claude-accounts/seeds-cache.json")
+            .join(".claude-accounts/sync-cache.json")
             .exists()
     );
 

@@ -722,3 +722,44 @@ fn the_hook_prints_nothing_and_rejects_bad_input() {
     assert_eq!(stdout(&out), "");
     assert!(stderr(&out).contains("not a UUID"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_session_moves_across_worktrees_and_accounts() {
+    let mut w = World::new();
+    for a in ["max", "pro"] {
+        w.t.manifest["accounts"][a]["singleInstance"] = json!(false);
+    }
+    let repo = w.t.repo("repo");
+    let linked = w.t.worktree(&repo, "linked");
+    let r1 = w
+        .ok(&repo, &["start", "wt", "--account", "max"], "startup")
+        .unwrap();
+    let id = r1["sessionId"].as_str().unwrap().to_string();
+    assert_ne!(
+        r1["configDir"],
+        json!(w.account_dir("max")),
+        "the session ran in the worktree's runtime dir"
+    );
+    let r2 = w
+        .ok(&linked, &["resume", "wt", "--account", "pro"], "startup")
+        .unwrap();
+    assert!(
+        r2["configDir"]
+            .as_str()
+            .unwrap()
+            .starts_with(repo.join(".git/worktrees").to_str().unwrap()),
+        "{}",
+        r2["configDir"]
+    );
+    assert_eq!(
+        lines(&w.account_dir("pro"), &id).len(),
+        2,
+        "pro continued max's transcript"
+    );
+    assert_eq!(lines(&w.account_dir("max"), &id).len(), 1);
+    let (out, _) = w.session(&linked, &["delete", "wt"], "");
+    assert_success(&out);
+    for a in ["max", "pro"] {
+        assert_eq!(w.transcripts(&w.account_dir(a)), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,555 @@
+//! What a runtime dir holds: its own `.claude.json` and the helper's state,
+//! and a link to the account dir's entry for everything else, so that an
+//! account is one account in every worktree.
+//!
+//! A runtime dir's own entries ([`is_own`]): `.claude.json` with Claude
+//! Code's lock, temporary and backup files beside it, `backups/`, the legacy
+//! `.config.json`, and `.claude-accounts/`. Credentials are never in a
+//! runtime dir: sessions find them in the account dir through
+//! `CLAUDE_SECURESTORAGE_CONFIG_DIR`.
+//!
+//! Every other entry is a one-hop link `<runtime>/<name>` → `<account>/<name>`:
+//! `settings.json` (Claude writes through one link hop and keeps it),
+//! `projects/` (transcripts and auto memory outlive the worktree),
+//! `history.jsonl`, `plugins/`, `agents/`, ... Nix-declared assets are links
+//! into the store from the account dir, two hops from a runtime.
+//!
+//! Guarantees ([`link`]):
+//! * Nothing is deleted that is not a link: a real entry found where a link
+//!   belongs (a runtime dir of the first layout, or an entry a newer Claude
+//!   created) is moved into the account when the account lacks it, merged
+//!   into it file by file when both are directories, and otherwise kept in
+//!   `.claude-accounts/displaced/` and reported. Files that differ are never
+//!   overwritten. `history.jsonl` lines are appended to the account's.
+//! * A credentials file is never moved to the account: our old link is
+//!   removed, a real file is moved into `.claude-accounts/quarantine/`.
+//! * Real entries are moved only while the caller holds the runtime's
+//!   session lock (no Claude runs there); links are added either way.
+
+use std::ffi::{OsStr, OsString};
+use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::managed::{self, STATE_DIR};
+
+/// Directories created in the account dir when missing, so that their links
+/// resolve before Claude first writes there (Claude cannot `mkdir` through a
+/// dangling link): what sessions of several worktrees share while they run.
+pub const ACCOUNT_DIRS: &[&str] = &[
+    "agents",
+    "commands",
+    "file-history",
+    "hooks",
+    "output-styles",
+    "plans",
+    "plugins",
+    "projects",
+    "rules",
+    "session-env",
+    "sessions",
+    "shell-snapshots",
+    "skills",
+    "state",
+    "todos",
+];
+
+/// Files linked even before the account has them: Claude creates them
+/// through the link, in the account dir.
+pub const ACCOUNT_FILES: &[&str] = &[
+    "CLAUDE.md",
+    "history.jsonl",
+    "keybindings.json",
+    "settings.json",
+];
+
+/// The credentials file Claude Code keeps in its secure-storage dir on Linux.
+pub const CREDENTIALS: &str = ".credentials.json";
+
+/// Whether `name` is one of a runtime dir's own entries.
+pub fn is_own(name: &OsStr) -> bool {
+    let b = name.as_bytes();
+    b == b".claude.json"
+        || b.starts_with(b".claude.json.")
+        || b == b"backups"
+        || b == b".config.json"
+        || b == STATE_DIR.as_bytes()
+}
+
+/// Entries of an account dir that are never linked into a runtime dir:
+/// its own entries, credentials, and locks.
+fn never_linked(name: &OsStr) -> bool {
+    let b = name.as_bytes();
+    is_own(name)
+        || b == CREDENTIALS.as_bytes()
+        || b.ends_with(b".lock")
+        || b.ends_with(b".lock.owner")
+        || b.windows(5).any(|w| w == b".tmp.")
+}
+
+/// What [`link`] did that the user should know.
+#[derive(Debug, Default)]
+pub struct Linked {
+    pub notes: Vec<String>,
+}
+
+/// Makes every entry of `runtime` but its own a link to `account`'s entry;
+/// with `locked` (the caller holds the session lock), real entries are
+/// moved into the account first (see the module guarantees).
+pub fn link(runtime: &Path, account: &Path, locked: bool) -> Result<Linked> {
+    let mut out = Linked::default();
+    for name in ACCOUNT_DIRS {
+        let dir = account.join(name);
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {} // a file the user keeps there: linked as it is
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                // A dangling link (a Nix asset removed) is left to activation.
+                if std::fs::symlink_metadata(&dir).is_err() {
+                    managed::create_private_dir(&dir)?;
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("inspecting {}", dir.display())),
+        }
+    }
+    let mut wanted: Vec<OsString> = ACCOUNT_FILES.iter().map(OsString::from).collect();
+    for entry in read_dir(account)? {
+        if !never_linked(&entry) && !wanted.contains(&entry) {
+            wanted.push(entry);
+        }
+    }
+    for entry in read_dir(runtime)? {
+        if is_own(&entry) || wanted.contains(&entry) {
+            continue;
+        }
+        let path = runtime.join(&entry);
+        if entry.as_bytes() == CREDENTIALS.as_bytes() {
+            if locked {
+                quarantine_credentials(runtime, &path, &mut out)?;
+            }
+            continue;
+        }
+        if never_linked(&entry) {
+            continue; // a lock or temporary file of a running Claude
+        }
+        let target = account.join(&entry);
+        match std::fs::read_link(&path) {
+            // Ours, to an account entry that is gone: Claude may create a
+            // real one here, which the next link moves to the account.
+            Ok(t) if t == target => remove_link(&path)?,
+            Ok(_) => {} // a link someone else made: left alone
+            Err(_) if locked => {
+                adopt(runtime, account, &entry, &mut out)?;
+                make_link(&target, &path)?;
+            }
+            Err(_) => {}
+        }
+    }
+    for entry in &wanted {
+        let path = runtime.join(entry);
+        let target = account.join(entry);
+        match std::fs::read_link(&path) {
+            Ok(t) if t == target => continue,
+            Ok(_) => replace_link(&target, &path)?,
+            Err(e) if e.kind() == ErrorKind::NotFound => make_link(&target, &path)?,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // A real entry where the account's belongs.
+                if locked {
+                    adopt(runtime, account, entry, &mut out)?;
+                    make_link(&target, &path)?;
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("inspecting {}", path.display())),
+        }
+    }
+    Ok(out)
+}
+
+/// The names in `dir`.
+fn read_dir(dir: &Path) -> Result<Vec<OsString>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        names.push(
+            entry
+                .with_context(|| format!("reading {}", dir.display()))?
+                .file_name(),
+        );
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn make_link(target: &Path, link: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(target, link)
+        .with_context(|| format!("linking {} to {}", link.display(), target.display()))
+}
+
+fn remove_link(link: &Path) -> Result<()> {
+    std::fs::remove_file(link).with_context(|| format!("removing the link {}", link.display()))
+}
+
+/// Points `link` at `target` atomically (a new link renamed over the old).
+fn replace_link(target: &Path, link: &Path) -> Result<()> {
+    let tmp = link.with_file_name(format!(
+        ".{}.link.claude-accounts.{}",
+        link.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    make_link(target, &tmp)?;
+    std::fs::rename(&tmp, link).with_context(|| format!("replacing the link {}", link.display()))
+}
+
+/// A runtime's credentials: our link of the first layout is removed; a real
+/// file (a login made in the runtime before sessions kept credentials in
+/// the account, or one planted) is moved into the state dir, never to the
+/// account.
+fn quarantine_credentials(runtime: &Path, path: &Path, out: &mut Linked) -> Result<()> {
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("inspecting {}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return remove_link(path);
+    }
+    let dir = runtime.join(STATE_DIR).join("quarantine");
+    managed::create_private_dir(&dir)?;
+    let kept = unique(&dir.join("credentials.json"));
+    std::fs::rename(path, &kept)
+        .with_context(|| format!("moving {} to {}", path.display(), kept.display()))?;
+    out.notes.push(format!(
+        "moved {} to {}: sessions now use the account's login (CLAUDE_SECURESTORAGE_CONFIG_DIR), and a runtime dir's credentials never reach the account; delete it when you no longer need it",
+        path.display(),
+        kept.display()
+    ));
+    Ok(())
+}
+
+/// Moves the real entry `name` of `runtime` into `account` (see the module
+/// guarantees); afterwards `runtime/name` does not exist.
+fn adopt(runtime: &Path, account: &Path, name: &OsStr, out: &mut Linked) -> Result<()> {
+    let src = runtime.join(name);
+    let dst = account.join(name);
+    let mut displaced = Vec::new();
+    merge_into(&src, &dst, &mut displaced)?;
+    if displaced.is_empty() {
+        out.notes.push(format!(
+            "moved {} into the account ({}), where every worktree finds it",
+            src.display(),
+            dst.display()
+        ));
+        return Ok(());
+    }
+    let keep = unique(&runtime.join(STATE_DIR).join("displaced").join(name));
+    managed::create_private_dir(keep.parent().expect("a parent"))?;
+    if std::fs::symlink_metadata(&src).is_ok() {
+        std::fs::rename(&src, &keep)
+            .with_context(|| format!("moving {} to {}", src.display(), keep.display()))?;
+    }
+    out.notes.push(format!(
+        "moved {} into the account ({}) except what differs from the account's copy: {}; that is kept in {}: compare and merge it by hand",
+        src.display(),
+        dst.display(),
+        displaced
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        keep.display()
+    ));
+    Ok(())
+}
+
+/// Moves `src` to `dst` when `dst` does not exist; merges directories entry
+/// by entry; removes a file identical to `dst`; appends `history.jsonl`.
+/// Entries left in `src` (they differ from the account's) are listed in
+/// `displaced`; `src` is removed when nothing is left in it.
+fn merge_into(src: &Path, dst: &Path, displaced: &mut Vec<PathBuf>) -> Result<()> {
+    let src_meta =
+        std::fs::symlink_metadata(src).with_context(|| format!("inspecting {}", src.display()))?;
+    let dst_meta = match std::fs::symlink_metadata(dst) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return move_entry(src, dst),
+        Err(e) => return Err(e).with_context(|| format!("inspecting {}", dst.display())),
+    };
+    if src_meta.is_dir() && std::fs::metadata(dst).is_ok_and(|m| m.is_dir()) {
+        for name in read_dir(src)? {
+            merge_into(&src.join(&name), &dst.join(&name), displaced)?;
+        }
+        if read_dir(src)?.is_empty() {
+            std::fs::remove_dir(src).with_context(|| format!("removing {}", src.display()))?;
+        }
+        return Ok(());
+    }
+    if src_meta.is_file() && dst_meta.is_file() {
+        let a = std::fs::read(src).with_context(|| format!("reading {}", src.display()))?;
+        let b = std::fs::read(dst).with_context(|| format!("reading {}", dst.display()))?;
+        if a == b {
+            return std::fs::remove_file(src)
+                .with_context(|| format!("removing {}", src.display()));
+        }
+        if dst.file_name() == Some(OsStr::new("history.jsonl")) {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(dst)
+                .with_context(|| format!("opening {}", dst.display()))?;
+            if !b.is_empty() && !b.ends_with(b"\n") {
+                f.write_all(b"\n")
+                    .with_context(|| format!("writing {}", dst.display()))?;
+            }
+            f.write_all(&a)
+                .and_then(|()| f.sync_all())
+                .with_context(|| format!("appending {} to {}", src.display(), dst.display()))?;
+            return std::fs::remove_file(src)
+                .with_context(|| format!("removing {}", src.display()));
+        }
+    }
+    displaced.push(src.to_path_buf());
+    Ok(())
+}
+
+/// `rename`, or a copy then removal across file systems.
+fn move_entry(src: &Path, dst: &Path) -> Result<()> {
+    match std::fs::rename(src, dst) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("moving {} to {}", src.display(), dst.display()));
+        }
+    }
+    let tmp = unique(&dst.with_file_name(format!(
+        ".{}.moving.claude-accounts",
+        dst.file_name().unwrap_or_default().to_string_lossy()
+    )));
+    copy_tree(src, &tmp)?;
+    std::fs::rename(&tmp, dst)
+        .with_context(|| format!("moving {} to {}", tmp.display(), dst.display()))?;
+    remove_tree(src)
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    let meta =
+        std::fs::symlink_metadata(src).with_context(|| format!("inspecting {}", src.display()))?;
+    if meta.file_type().is_symlink() {
+        let t = std::fs::read_link(src).with_context(|| format!("reading {}", src.display()))?;
+        return make_link(&t, dst);
+    }
+    if meta.is_dir() {
+        std::fs::create_dir(dst).with_context(|| format!("creating {}", dst.display()))?;
+        for name in read_dir(src)? {
+            copy_tree(&src.join(&name), &dst.join(&name))?;
+        }
+        return std::fs::set_permissions(dst, meta.permissions())
+            .with_context(|| format!("setting the mode of {}", dst.display()));
+    }
+    if !meta.is_file() {
+        bail!(
+            "{} is neither a file, a directory nor a link; move it away and launch again",
+            src.display()
+        );
+    }
+    std::fs::copy(src, dst)
+        .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+    std::fs::File::open(dst)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", dst.display()))
+}
+
+fn remove_tree(path: &Path) -> Result<()> {
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("inspecting {}", path.display()))?;
+    if meta.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+    .with_context(|| format!("removing {}", path.display()))
+}
+
+/// `path`, or `path.1`, `path.2`, ... : the first that does not exist.
+fn unique(path: &Path) -> PathBuf {
+    let mut candidate = path.to_path_buf();
+    let mut n = 1;
+    while std::fs::symlink_metadata(&candidate).is_ok() {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{n}"));
+        candidate = path.with_file_name(name);
+        n += 1;
+    }
+    candidate
+}
+
+/// Entries of a runtime dir that are neither its own nor links to the
+/// account's (for `status`).
+pub fn foreign_entries(runtime: &Path, account: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in read_dir(runtime)? {
+        if is_own(&entry) || never_linked(&entry) && entry.as_bytes() != CREDENTIALS.as_bytes() {
+            continue;
+        }
+        let path = runtime.join(&entry);
+        if std::fs::read_link(&path).ok() != Some(account.join(&entry)) {
+            found.push(path);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = tmp.path().join("rt");
+        let acct = tmp.path().join("acct");
+        std::fs::create_dir_all(rt.join(STATE_DIR)).unwrap();
+        std::fs::create_dir_all(&acct).unwrap();
+        (tmp, rt, acct)
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        read_dir(dir)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn everything_but_the_runtimes_own_entries_links_to_the_account() {
+        let (_t, rt, acct) = setup();
+        std::fs::write(acct.join("keybindings.json"), "{}").unwrap();
+        std::fs::create_dir(acct.join("newer-claude-dir")).unwrap();
+        std::fs::write(acct.join(CREDENTIALS), "secret").unwrap();
+        std::fs::create_dir(acct.join(".oauth_refresh.lock")).unwrap();
+        std::fs::write(rt.join(".claude.json"), "{}").unwrap();
+        link(&rt, &acct, true).unwrap();
+        for name in names(&rt) {
+            let path = rt.join(&name);
+            if is_own(OsStr::new(&name)) {
+                assert!(
+                    std::fs::read_link(&path).is_err(),
+                    "{name} is the runtime's own"
+                );
+            } else {
+                assert_eq!(
+                    std::fs::read_link(&path).unwrap(),
+                    acct.join(&name),
+                    "{name}"
+                );
+            }
+        }
+        let rt_names = names(&rt);
+        assert!(rt_names.contains(&"newer-claude-dir".to_string()));
+        assert!(rt_names.contains(&"projects".to_string()));
+        assert!(!rt_names.contains(&CREDENTIALS.to_string()));
+        assert!(!rt_names.contains(&".oauth_refresh.lock".to_string()));
+        assert!(acct.join("projects").is_dir(), "created in the account");
+        // Idempotent, and nothing to say the second time.
+        assert!(link(&rt, &acct, true).unwrap().notes.is_empty());
+        assert!(foreign_entries(&rt, &acct).unwrap().is_empty());
+    }
+
+    #[test]
+    fn real_entries_move_into_the_account_and_nothing_is_overwritten() {
+        let (_t, rt, acct) = setup();
+        // The first layout: real projects/ with transcripts, a copied
+        // settings.json, our credentials link, a history.
+        std::fs::create_dir_all(rt.join("projects/-p")).unwrap();
+        std::fs::write(rt.join("projects/-p/a.jsonl"), "runtime a").unwrap();
+        std::fs::write(rt.join("projects/-p/same.jsonl"), "same").unwrap();
+        std::fs::write(rt.join("projects/-p/clash.jsonl"), "runtime").unwrap();
+        std::fs::create_dir_all(acct.join("projects/-p")).unwrap();
+        std::fs::write(acct.join("projects/-p/same.jsonl"), "same").unwrap();
+        std::fs::write(acct.join("projects/-p/clash.jsonl"), "account").unwrap();
+        std::fs::write(rt.join("settings.json"), "{\"model\":\"haiku\"}").unwrap();
+        std::fs::write(acct.join("settings.json"), "{}").unwrap();
+        std::fs::write(rt.join("history.jsonl"), "{\"r\":1}\n").unwrap();
+        std::fs::write(acct.join("history.jsonl"), "{\"a\":1}\n").unwrap();
+        std::os::unix::fs::symlink(acct.join(CREDENTIALS), rt.join(CREDENTIALS)).unwrap();
+        std::fs::write(rt.join("todos-new"), "t").unwrap();
+
+        let notes = link(&rt, &acct, true).unwrap().notes;
+        assert_eq!(
+            std::fs::read_to_string(acct.join("projects/-p/a.jsonl")).unwrap(),
+            "runtime a"
+        );
+        assert_eq!(
+            std::fs::read_to_string(acct.join("projects/-p/clash.jsonl")).unwrap(),
+            "account"
+        );
+        assert_eq!(
+            std::fs::read_to_string(acct.join("settings.json")).unwrap(),
+            "{}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(acct.join("history.jsonl")).unwrap(),
+            "{\"a\":1}\n{\"r\":1}\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(acct.join("todos-new")).unwrap(),
+            "t"
+        );
+        let displaced = rt.join(STATE_DIR).join("displaced");
+        assert_eq!(
+            std::fs::read_to_string(displaced.join("projects/-p/clash.jsonl")).unwrap(),
+            "runtime"
+        );
+        assert_eq!(
+            std::fs::read_to_string(displaced.join("settings.json")).unwrap(),
+            "{\"model\":\"haiku\"}"
+        );
+        assert!(
+            std::fs::symlink_metadata(rt.join(CREDENTIALS)).is_err(),
+            "our old link is removed"
+        );
+        assert!(
+            !acct.join(CREDENTIALS).exists(),
+            "and nothing was made in the account"
+        );
+        for name in ["projects", "settings.json", "history.jsonl", "todos-new"] {
+            assert_eq!(
+                std::fs::read_link(rt.join(name)).unwrap(),
+                acct.join(name),
+                "{name}"
+            );
+        }
+        assert_eq!(notes.len(), 4, "{notes:#?}");
+    }
+
+    #[test]
+    fn a_real_credentials_file_is_quarantined_never_moved_to_the_account() {
+        let (_t, rt, acct) = setup();
+        std::fs::write(acct.join(CREDENTIALS), "account").unwrap();
+        std::fs::write(rt.join(CREDENTIALS), "planted").unwrap();
+        let notes = link(&rt, &acct, true).unwrap().notes;
+        assert_eq!(
+            std::fs::read_to_string(acct.join(CREDENTIALS)).unwrap(),
+            "account"
+        );
+        assert_eq!(
+            std::fs::read_to_string(rt.join(STATE_DIR).join("quarantine/credentials.json"))
+                .unwrap(),
+            "planted"
+        );
+        assert!(notes[0].contains("never reach the account"), "{notes:?}");
+    }
+
+    #[test]
+    fn without_the_lock_real_entries_stay_where_they_are() {
+        let (_t, rt, acct) = setup();
+        std::fs::create_dir(rt.join("projects")).unwrap();
+        std::fs::write(rt.join(CREDENTIALS), "x").unwrap();
+        link(&rt, &acct, false).unwrap();
+        assert!(rt.join("projects").is_dir() && std::fs::read_link(rt.join("projects")).is_err());
+        assert!(rt.join(CREDENTIALS).is_file());
+        assert_eq!(
+            foreign_entries(&rt, &acct).unwrap(),
+            vec![rt.join(CREDENTIALS), rt.join("projects")]
+        );
+    }
+}
