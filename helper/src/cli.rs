@@ -148,6 +148,7 @@ Profiles also work without a name: CLAUDE_ACCOUNTS_PROFILE=fast claudemax";
 pub enum SessionCommand {
     /// Start a new session called NAME.
     Start {
+        /// The new name: letters, digits, '.', '-', '_' (e.g. fix-login).
         name: String,
         /// The account to run it with (default: the only account, or the
         /// manifest's default).
@@ -164,6 +165,7 @@ pub enum SessionCommand {
     /// Continue the session called NAME, with its account or another one
     /// (the transcript is then copied, never moved).
     Resume {
+        /// A name of this project (see `list`).
         name: String,
         /// Continue with this account (default: the one that last ran it).
         #[arg(long)]
@@ -176,7 +178,9 @@ pub enum SessionCommand {
     },
     /// Start NAME as a new session carrying the turns of PARENT.
     Fork {
+        /// The session to fork (a name of this project).
         parent: String,
+        /// The new name.
         name: String,
         /// The account to run it with (default: PARENT's).
         #[arg(long)]
@@ -189,8 +193,11 @@ pub enum SessionCommand {
     },
     /// Run a session whose transcripts are deleted when it ends.
     Incognito {
+        /// The account to run it with (default: the only account, or the
+        /// manifest's default).
         #[arg(long)]
         account: Option<String>,
+        /// A profile of the account.
         #[arg(long)]
         profile: Option<String>,
         #[arg(last = true, allow_hyphen_values = true)]
@@ -204,12 +211,16 @@ pub enum SessionCommand {
     },
     /// Everything about one name: ids, accounts, transcripts on disk.
     Show {
+        /// A name of this project.
         name: String,
         #[arg(long)]
         json: bool,
     },
     /// Delete NAME and every transcript of every id it had, in every account.
-    Delete { name: String },
+    Delete {
+        /// A name of this project.
+        name: String,
+    },
 }
 
 impl From<SessionCommand> for crate::session::commands::Action {
