@@ -985,15 +985,36 @@ fn project_key(cwd: &Path) -> String {
 
 /// A path as Claude names its transcript directory: every character other
 /// than ASCII letters and digits becomes `-` (one per UTF-16 unit, as
-/// JavaScript's `replace(/[^a-zA-Z0-9]/g, "-")` does).
+/// JavaScript's `replace(/[^a-zA-Z0-9]/g, "-")` does); a name longer than
+/// 200 is cut at 200 and followed by `-` and the absolute value of Java's
+/// `String.hashCode` of the path in base 36 (what the real Claude Code
+/// 2.1.332 does for a 260-character path).
 fn sanitize_path(path: &str) -> String {
-    path.chars()
+    let name: String = path
+        .chars()
         .flat_map(|c| {
             let keep = c.is_ascii_alphanumeric();
             let n = if keep { 1 } else { c.len_utf16() };
             std::iter::repeat_n(if keep { c } else { '-' }, n)
         })
-        .collect()
+        .collect();
+    if name.len() <= 200 {
+        return name;
+    }
+    let hash = path
+        .encode_utf16()
+        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)));
+    let mut n = i64::from(hash).unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    format!("{}-{}", &name[..200], String::from_utf8_lossy(&digits))
 }
 
 /// `projects/*/<id>.jsonl`, the way Claude finds a session to resume.

@@ -2,7 +2,7 @@
 //! transcripts across accounts.
 //!
 //! Claude Code writes the transcript of session `<id>` to `<config dir>/
-//! projects/<cwd, sanitised>/<id>.jsonl` (see [`sanitize`]), with the
+//! projects/<cwd, sanitised>/<id>.jsonl` (docs/sessions.md), with the
 //! session's side files (subagents, large tool results) in `<id>/` next to
 //! it, and finds a session to `--resume` by its id in any directory of
 //! `projects/` (checked with the real Claude Code 2.1.332, docs/sessions.md).
@@ -25,53 +25,8 @@ use anyhow::{Context as _, Result, bail};
 
 use super::names::is_id;
 
-/// Claude Code's longest sanitised directory name before it appends a hash.
-const MAX_SANITIZED: usize = 200;
-
 /// Per-session entries Claude Code keeps outside `projects/`, by session id.
 const SESSION_DIRS: &[&str] = &["session-env", "file-history"];
-
-/// The directory name Claude Code gives `path` under `projects/`: every
-/// UTF-16 unit other than an ASCII letter or digit becomes `-`; a result
-/// longer than 200 is cut to 200 and followed by `-` and a hash of `path`
-/// (Java's `String.hashCode` over UTF-16 units, absolute value, base 36).
-pub fn sanitize(path: &str) -> String {
-    let sanitized: String = path
-        .chars()
-        .flat_map(|c| {
-            let keep = c.is_ascii_alphanumeric();
-            std::iter::repeat_n(
-                if keep { c } else { '-' },
-                if keep { 1 } else { c.len_utf16() },
-            )
-        })
-        .collect();
-    if sanitized.len() <= MAX_SANITIZED {
-        return sanitized;
-    }
-    let hash = path
-        .encode_utf16()
-        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)));
-    format!(
-        "{}-{}",
-        &sanitized[..MAX_SANITIZED],
-        base36(i64::from(hash).unsigned_abs())
-    )
-}
-
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).expect("ASCII digits")
-}
 
 /// One transcript found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,26 +232,6 @@ fn copy_dir(src: &Path, dest: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitize_matches_claude_code() {
-        // Each expected value is the directory the real Claude Code 2.1.332
-        // created for a session run in that directory.
-        assert_eq!(sanitize("/tmp/sx/proj/a.b"), "-tmp-sx-proj-a-b");
-        let long = format!("/tmp/sx/proj/{}/{}/é-ü", "x".repeat(120), "y".repeat(120));
-        let expected = format!(
-            "-tmp-sx-proj-{}-{}-boqy1j",
-            "x".repeat(120),
-            "y".repeat(200 - 14 - 120)
-        );
-        assert_eq!(sanitize(&long), expected);
-    }
-
-    #[test]
-    fn sanitize_counts_utf16_units() {
-        assert_eq!(sanitize("/a😀b"), "-a--b");
-        assert_eq!(sanitize("/é"), "--");
-    }
 
     #[test]
     fn copy_keeps_a_different_destination_and_the_source() {
