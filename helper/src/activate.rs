@@ -137,7 +137,9 @@ fn activate_account(
     apply_file(name, &settings, &account.settings, record, opts, out)?;
 
     let claude_json = ManagedFile::claude_json(&dir);
-    if let crate::lock::Probe::Held(holder) = crate::lock::probe(&dir)? {
+    let probe = crate::lock::probe(&dir)?;
+    if probe.is_held() {
+        let holder = probe.holder();
         let plan = claude_json.plan(&account.claude_json, None)?;
         if !plan.changes.is_empty() {
             writeln!(

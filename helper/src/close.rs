@@ -61,9 +61,10 @@ pub fn close(
     let mut found = false;
     let mut ok = true;
     for dir in dirs {
-        let info = match lock::probe(&dir)? {
+        let (info, orphaned) = match lock::probe(&dir)? {
             lock::Probe::Free => continue,
-            lock::Probe::Held(Some(info)) => info,
+            lock::Probe::Held(Some(info)) => (info, false),
+            lock::Probe::Orphaned(info) => (info, true),
             lock::Probe::Held(None) => {
                 found = true;
                 ok = false;
@@ -85,6 +86,10 @@ pub fn close(
             }
         }
         found = true;
+        if orphaned {
+            ok &= close_orphan(account, &place, &info, opts, out)?;
+            continue;
+        }
         if !lock::holder_is(&dir, info.pid)? {
             writeln!(
                 out,
@@ -141,6 +146,58 @@ pub fn close(
         return Ok(false);
     }
     Ok(ok)
+}
+
+/// Ends the claude of a session whose launcher died: SIGTERM to the
+/// recorded claude pid (only while it is still that process), then, with
+/// `force`, SIGKILL.
+fn close_orphan(
+    account: &str,
+    place: &Path,
+    info: &lock::SessionInfo,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let pid = Pid::from_raw(info.claude_pid.expect("an orphan has a claude pid") as i32);
+    let ended = |timeout: Duration| {
+        let start = Instant::now();
+        while lock::claude_alive(info) {
+            if start.elapsed() >= timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        true
+    };
+    if lock::claude_alive(info) {
+        kill(pid, Signal::SIGTERM).with_context(|| format!("sending SIGTERM to pid {pid}"))?;
+    }
+    if ended(opts.timeout) {
+        writeln!(
+            out,
+            "closed Claude Code ({account}) in {} (claude pid {pid}; its launcher was gone)",
+            place.display()
+        )?;
+        return Ok(true);
+    }
+    if opts.force && lock::claude_alive(info) {
+        let _ = kill(pid, Signal::SIGKILL);
+        if ended(Duration::from_secs(5)) {
+            writeln!(
+                out,
+                "killed Claude Code ({account}) in {} (claude pid {pid})",
+                place.display()
+            )?;
+            return Ok(true);
+        }
+    }
+    writeln!(
+        out,
+        "claude-accounts: Claude Code ({account}) in {} (claude pid {pid}) is still running after {} s; close it there, or run `claude-close {account} --force`",
+        place.display(),
+        opts.timeout.as_secs()
+    )?;
+    Ok(false)
 }
 
 fn wait_released(dir: &Path, timeout: Duration) -> Result<bool> {

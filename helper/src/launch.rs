@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context as _, Result};
 
+use crate::claude_worktree;
 use crate::context;
 use crate::lock::{self, Acquire, SessionInfo};
 use crate::manifest::{self, Isolation, Manifest};
@@ -58,11 +59,18 @@ pub fn launch(
     let account = m.account(account_name)?;
     let home = manifest::home_dir()?;
     let cwd = std::env::current_dir().context("finding the current directory")?;
-    let ctx = context::detect(&cwd, &|k| std::env::var_os(k));
+    let mut ctx = context::detect(&cwd, &|k| std::env::var_os(k));
     if let Some(w) = &ctx.warning {
         eprintln!("claude-accounts: warning: {w}");
     }
     let isolation = opts.isolation.unwrap_or(account.isolation);
+    let mut args = args;
+    if isolation == Isolation::Worktree
+        && let Some((worktree_ctx, worktree_args)) = claude_worktree_context(&ctx, &args, &cwd)?
+    {
+        ctx = worktree_ctx;
+        args = worktree_args;
+    }
     let state_home = registry::state_home(&home);
     let account_dir = account.config_dir(&home);
     crate::managed::create_private_dir(&account_dir)?;
@@ -73,6 +81,7 @@ pub fn launch(
     let info = SessionInfo {
         pid: std::process::id(),
         claude_pid: None,
+        claude_start: None,
         started_at: now_secs(),
         account: account_name.to_string(),
         worktree: rt.worktree.clone(),
@@ -83,7 +92,10 @@ pub fn launch(
         Acquire::Held(holder) if account.single_instance => {
             anyhow::bail!("{}", already_running(account_name, &rt, holder.as_ref()));
         }
-        Acquire::Held(_) => None,
+        Acquire::Orphaned(claude) if account.single_instance => {
+            anyhow::bail!("{}", orphaned(account_name, &rt, &claude));
+        }
+        Acquire::Held(_) | Acquire::Orphaned(_) => None,
     };
 
     let prepared = runtime::prepare(&rt, account, &home, session_lock.is_some(), fresh)?;
@@ -106,6 +118,7 @@ pub fn launch(
         .envs(opts.extra_env.iter().map(|(k, v)| (k, v)))
         .env("CLAUDE_CONFIG_DIR", &rt.dir)
         .env(SECURE_STORAGE_VAR, &rt.account_dir);
+    end_with_this_process(&mut cmd);
     let saved_terminal = Terminal::save();
     install_forwarding()?;
     let mut child = cmd.spawn().with_context(|| {
@@ -169,6 +182,40 @@ fn finish(rt: &Runtime, account: &manifest::Account, home: &Path, locked: bool, 
     }
 }
 
+/// For `-w [NAME]` in a git worktree: the context of the worktree Claude
+/// will run in (created now when missing, see [`claude_worktree`]) and the
+/// arguments for claude.
+fn claude_worktree_context(
+    ctx: &context::Context,
+    args: &[OsString],
+    cwd: &Path,
+) -> Result<Option<(context::Context, Vec<OsString>)>> {
+    let in_worktree = matches!(
+        ctx.kind,
+        context::Kind::Main | context::Kind::Linked | context::Kind::Submodule
+    );
+    let (Some(request), Some(main_root), true) = (
+        claude_worktree::requested(args),
+        ctx.project_key.as_deref(),
+        in_worktree,
+    ) else {
+        return Ok(None);
+    };
+    let Some(resolved) =
+        claude_worktree::resolve(&request, args, cwd, main_root, std::ffi::OsStr::new("git"))?
+    else {
+        return Ok(None);
+    };
+    if resolved.created {
+        eprintln!(
+            "claude-accounts: created the worktree {} for this session (Claude Code reuses it)",
+            resolved.worktree.display()
+        );
+    }
+    let worktree_ctx = context::detect(&resolved.worktree, &|k| std::env::var_os(k));
+    Ok(Some((worktree_ctx, resolved.args)))
+}
+
 fn already_running(name: &str, rt: &Runtime, holder: Option<&SessionInfo>) -> String {
     let place = rt.worktree.as_deref().unwrap_or(&rt.dir).display();
     let who = match holder {
@@ -183,6 +230,43 @@ fn already_running(name: &str, rt: &Runtime, holder: Option<&SessionInfo>) -> St
         "Claude Code ({name}) is already running in {place}{who}; close it with `{close}`, use that session, or start this one in another worktree"
     )
 }
+
+fn orphaned(name: &str, rt: &Runtime, claude: &SessionInfo) -> String {
+    let place = rt.worktree.as_deref().unwrap_or(&rt.dir).display();
+    let close = match &rt.worktree {
+        Some(w) => format!("claude-close {name} --worktree {}", w.display()),
+        None => format!("claude-close {name}"),
+    };
+    format!(
+        "Claude Code ({name}) is still running in {place} (claude pid {}, since {}) although its launcher is gone; close it with `{close}`, or end that process, then launch again",
+        claude.claude_pid.unwrap_or_default(),
+        format_utc(claude.started_at)
+    )
+}
+
+/// On Linux, claude gets SIGTERM when this launcher dies (even by SIGKILL),
+/// so that no claude runs on a runtime whose lock is free. (Elsewhere the
+/// recorded claude pid keeps the runtime busy; see [`crate::lock`].)
+#[cfg(target_os = "linux")]
+fn end_with_this_process(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let launcher = nix::unistd::getpid();
+    // SAFETY: the closure runs between fork and exec and only makes two
+    // system calls (prctl, getppid), both async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
+            // The launcher may have died before the prctl took effect.
+            if nix::unistd::getppid() != launcher {
+                return Err(std::io::Error::other("the launcher is gone"));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn end_with_this_process(_cmd: &mut std::process::Command) {}
 
 /// `claude` as an absolute path, or a name `Command` looks up in `PATH`.
 fn resolve_claude(claude: &Path, home: &Path) -> PathBuf {

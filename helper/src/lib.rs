@@ -6,6 +6,7 @@
 
 pub mod activate;
 pub mod apply;
+pub mod claude_worktree;
 pub mod cli;
 pub mod close;
 pub mod context;

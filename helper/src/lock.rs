@@ -19,6 +19,14 @@
 //!   by the holder. The lock is the truth: [`probe`] reports the record only
 //!   while the lock is held, and on Linux only when `/proc/locks` confirms
 //!   the recorded pid holds it.
+//! * A session stays busy while its claude lives, even when the launcher
+//!   was killed (`kill -9`) and the kernel freed the lock: the launcher
+//!   records claude's pid and start time in `session.json`, which then
+//!   stays behind, and [`try_acquire`] and [`probe`] report such a claude
+//!   as [`Acquire::Orphaned`] / [`Probe::Orphaned`] for as long as a process
+//!   with that pid *and* that start time runs (a reused pid is not it). On
+//!   Linux claude also gets SIGTERM when its launcher dies (see
+//!   [`crate::launch`]), so this window is short.
 //! * [`probe`] and [`holder_is`] never create, change or block on anything.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -43,6 +51,9 @@ pub const INFO_FILE: &str = "session.json";
 /// running session.
 const ACQUIRE_PATIENCE: Duration = Duration::from_millis(100);
 const ACQUIRE_RETRY: Duration = Duration::from_millis(5);
+/// How long [`try_acquire`] waits for the claude of a session whose
+/// launcher died to end before reporting it.
+const ORPHAN_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Who holds a session lock (the content of `session.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +64,10 @@ pub struct SessionInfo {
     /// Claude, once started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claude_pid: Option<u32>,
+    /// Claude's start time (clock ticks since boot, `/proc/<pid>/stat`), to
+    /// tell it from a later process that reuses its pid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_start: Option<u64>,
     /// Unix seconds.
     pub started_at: u64,
     pub account: String,
@@ -77,6 +92,8 @@ pub enum Acquire {
     Acquired(SessionLock),
     /// Someone else holds it; their record when it could be confirmed.
     Held(Option<SessionInfo>),
+    /// Free, but the claude of a session whose launcher died still runs.
+    Orphaned(SessionInfo),
 }
 
 /// The state of a runtime dir's lock, as [`probe`] saw it.
@@ -87,12 +104,60 @@ pub enum Probe {
     /// names a process that does not hold the lock (a session starting or
     /// ending at this very moment).
     Held(Option<SessionInfo>),
+    /// The lock is free, but the claude recorded in `session.json` still
+    /// runs: its launcher died.
+    Orphaned(SessionInfo),
 }
 
 impl Probe {
+    /// Whether a session runs there (held, or orphaned).
     pub fn is_held(&self) -> bool {
-        matches!(self, Probe::Held(_))
+        !matches!(self, Probe::Free)
     }
+
+    /// The running session's record, when known.
+    pub fn holder(&self) -> Option<&SessionInfo> {
+        match self {
+            Probe::Held(h) => h.as_ref(),
+            Probe::Orphaned(h) => Some(h),
+            Probe::Free => None,
+        }
+    }
+}
+
+/// Whether the claude `info` records is still the process running with
+/// that pid (same start time; where start times cannot be read, whether
+/// the pid exists).
+pub fn claude_alive(info: &SessionInfo) -> bool {
+    let Some(pid) = info.claude_pid else {
+        return false;
+    };
+    match (process_start(pid), info.claude_start) {
+        (Some(now), Some(recorded)) => now == recorded,
+        (Some(_), None) => false,
+        (None, _) if cfg!(target_os = "linux") => false,
+        (None, _) => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok(),
+    }
+}
+
+/// A process's start time in clock ticks since boot (Linux); `None` when it
+/// does not exist or elsewhere.
+pub fn process_start(pid: u32) -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so
+    // count from the last `)`; starttime is field 22, the 20th after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The record left by a session whose launcher died, while its claude runs.
+fn orphan(runtime_dir: &Path) -> Option<SessionInfo> {
+    let bytes = fs::read(info_path(runtime_dir)).ok()?;
+    let info: SessionInfo = serde_json::from_slice(&bytes).ok()?;
+    claude_alive(&info).then_some(info)
 }
 
 /// `<runtime>/.claude-accounts/session.lock`.
@@ -151,6 +216,15 @@ pub fn try_acquire(runtime_dir: &Path, info: &SessionInfo) -> Result<Acquire> {
         }
         std::thread::sleep(ACQUIRE_RETRY);
     }
+    // A claude whose launcher just died gets SIGTERM (Linux) and is
+    // usually ending: give it a moment before calling the runtime busy.
+    let deadline = Instant::now() + ORPHAN_PATIENCE;
+    while let Some(info) = orphan(runtime_dir) {
+        if Instant::now() >= deadline {
+            return Ok(Acquire::Orphaned(info)); // the lock goes with `file`
+        }
+        std::thread::sleep(ACQUIRE_RETRY);
+    }
     let lock = SessionLock {
         _locked: file,
         info_path: info_path(runtime_dir),
@@ -166,9 +240,10 @@ impl SessionLock {
         &self.info
     }
 
-    /// Records Claude's pid in `session.json` (atomically).
+    /// Records Claude's pid and start time in `session.json` (atomically).
     pub fn set_claude_pid(&mut self, pid: u32) -> Result<()> {
         self.info.claude_pid = Some(pid);
+        self.info.claude_start = process_start(pid);
         self.write_info()
     }
 
@@ -200,7 +275,10 @@ pub fn probe(runtime_dir: &Path) -> Result<Probe> {
         .with_context(|| format!("testing the session lock {}", path.display()))?
     {
         // Free; our shared lock goes with `file`.
-        return Ok(Probe::Free);
+        return Ok(match orphan(runtime_dir) {
+            Some(info) => Probe::Orphaned(info),
+            None => Probe::Free,
+        });
     }
     Ok(Probe::Held(read_confirmed_info(runtime_dir, &file)?))
 }
@@ -366,6 +444,7 @@ mod tests {
         let info = SessionInfo {
             pid: 10,
             claude_pid: None,
+            claude_start: None,
             started_at: 1_700_000_000,
             account: "max".into(),
             worktree: None,

@@ -45,6 +45,8 @@ pub struct RuntimeStatus {
     pub running: bool,
     /// The running session's record, when it matches the lock holder.
     pub session: Option<SessionInfo>,
+    /// The session's launcher is gone but its claude still runs.
+    pub orphaned: bool,
     /// Paths the next launch (or activation) would change, per file.
     pub pending: Vec<String>,
     /// Nix-owned paths changed at runtime, per file.
@@ -79,10 +81,8 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
                 lock::Probe::Free
             };
             let running = probe.is_held();
-            let session = match probe {
-                lock::Probe::Held(info) => info,
-                lock::Probe::Free => None,
-            };
+            let orphaned = matches!(probe, lock::Probe::Orphaned(_));
+            let session = probe.holder().cloned();
             let (mut pending, mut drift, mut error) = (Vec::new(), Vec::new(), None);
             if dir.exists() {
                 match runtime::plan(&rt, account, home) {
@@ -102,6 +102,7 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
                 project_key: rt.project_key,
                 running,
                 session,
+                orphaned,
                 pending,
                 drift,
                 error,
@@ -151,6 +152,11 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 (None, _) => r.dir.display().to_string(),
             };
             let state = match &r.session {
+                Some(s) if r.orphaned => format!(
+                    "running: claude {} since {} (its launcher is gone; `claude-close` ends it)",
+                    s.claude_pid.unwrap_or_default(),
+                    format_utc(s.started_at)
+                ),
                 Some(s) => format!(
                     "running: pid {}{} since {}",
                     s.pid,

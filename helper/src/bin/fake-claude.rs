@@ -15,6 +15,7 @@
 //! | `FAKE_CLAUDE_ACTIONS=<a,b,...>` | actions performed in order (below) |
 //! | `FAKE_CLAUDE_RUN_MS=<n>\|forever` | after the actions, stay alive n ms (or until a signal) |
 //! | `FAKE_CLAUDE_TERM_EXIT=<code>` | on SIGTERM exit with this code instead of dying by the signal |
+//! | `FAKE_CLAUDE_IGNORE_TERM=1` | ignore SIGTERM (a hung claude: only SIGKILL ends it) |
 //! | `FAKE_CLAUDE_WRITE_HZ=<n>` | while staying alive, rewrite `.claude.json` n times a second (`fakeWriteCount` += 1) |
 //! | `FAKE_CLAUDE_CREDENTIALS=through\|replace` | how `.credentials.json` is written when it is a symlink (default `through`) |
 //! | `FAKE_CLAUDE_LOCK_HOLD=<file>` | after taking `.claude.json.lock`, wait until `<file>` exists (lets tests observe the lock) |
@@ -126,6 +127,10 @@ fn main() -> ExitCode {
         eprintln!("fake-claude: blocking signals: {e}");
         return ExitCode::from(2);
     }
+    if ignores_term() {
+        // SAFETY: SIG_IGN runs no code of ours in signal context.
+        let _ = unsafe { signal(Signal::SIGTERM, SigHandler::SigIgn) };
+    }
     let log = std::env::var_os("FAKE_CLAUDE_LOG").map(PathBuf::from);
     let stop = match Fake::from_env() {
         Ok(fake) => fake.run().err(),
@@ -158,9 +163,15 @@ fn child_mode(secs: &std::ffi::OsStr) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn ignores_term() -> bool {
+    std::env::var_os("FAKE_CLAUDE_IGNORE_TERM").is_some_and(|v| v == "1")
+}
+
 fn handled_signals() -> SigSet {
     let mut set = SigSet::empty();
-    set.add(Signal::SIGTERM);
+    if !ignores_term() {
+        set.add(Signal::SIGTERM);
+    }
     set.add(Signal::SIGINT);
     set.add(Signal::SIGHUP);
     set

@@ -12,7 +12,7 @@ use crate::common::{claude_layout, write};
 use crate::harness::*;
 
 /// Waits (bounded) until `path` exists.
-fn wait_for(path: &Path) {
+pub(crate) fn wait_for(path: &Path) {
     let start = Instant::now();
     while !path.exists() {
         assert!(
@@ -25,14 +25,20 @@ fn wait_for(path: &Path) {
 }
 
 /// Runs the fake claude once and returns its report.
-fn run_report(env: &mut TestEnv, account: &str, cwd: &Path, args: &[&str], actions: &str) -> Value {
+pub(crate) fn run_report(
+    env: &mut TestEnv,
+    account: &str,
+    cwd: &Path,
+    args: &[&str],
+    actions: &str,
+) -> Value {
     launch_reporting(env, account, cwd, args, &[("FAKE_CLAUDE_ACTIONS", actions)]).1
 }
 
 /// Logs `max` in as a user first would: a session outside any repository
 /// (so in the account dir itself) running the fake claude's `login` action;
 /// returns that directory.
-fn log_in_outside_git(env: &mut TestEnv, login: &str) -> PathBuf {
+pub(crate) fn log_in_outside_git(env: &mut TestEnv, login: &str) -> PathBuf {
     let plain = env.root.join("plain");
     std::fs::create_dir_all(&plain).unwrap();
     run_report(env, "max", &plain, &[], login);
@@ -41,7 +47,7 @@ fn log_in_outside_git(env: &mut TestEnv, login: &str) -> PathBuf {
 
 /// Runs one session to completion with the fake claude's settings in
 /// `fake_env`, requires success, and returns the output and claude's report.
-fn launch_reporting(
+pub(crate) fn launch_reporting(
     env: &mut TestEnv,
     account: &str,
     cwd: &Path,
@@ -67,12 +73,12 @@ fn rand_suffix() -> String {
     )
 }
 
-fn config_dir(report: &Value) -> PathBuf {
+pub(crate) fn config_dir(report: &Value) -> PathBuf {
     PathBuf::from(report["configDir"].as_str().expect("configDir in report"))
 }
 
 /// A long-running session and the path of its report.
-fn start_session(
+pub(crate) fn start_session(
     env: &mut TestEnv,
     account: &str,
     cwd: &Path,
@@ -90,7 +96,7 @@ fn start_session(
     (child, read_json(&report))
 }
 
-fn stop(mut child: Child) -> std::process::ExitStatus {
+pub(crate) fn stop(mut child: Child) -> std::process::ExitStatus {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     child.wait().unwrap()
 }
@@ -386,7 +392,7 @@ fn a_fresh_worktree_is_the_account_logged_in_with_no_credentials_of_its_own() {
 
 /// Claude's name for a project directory: every non-alphanumeric character
 /// as `-`.
-fn sanitize(dir: &Path) -> String {
+pub(crate) fn sanitize(dir: &Path) -> String {
     dir.to_str()
         .unwrap()
         .chars()

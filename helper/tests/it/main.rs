@@ -2,6 +2,7 @@
 //! helpers are `harness::TestEnv` (the environment) and `common`.
 
 mod activate;
+mod claude_worktree;
 mod common;
 mod context;
 mod fake_claude;
@@ -10,3 +11,5 @@ mod jsonfile;
 mod launch;
 mod session;
 mod session_lock;
+mod sync;
+mod trust;

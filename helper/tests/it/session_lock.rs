@@ -16,6 +16,7 @@ fn info(account: &str, runtime: &Path) -> SessionInfo {
     SessionInfo {
         pid: std::process::id(),
         claude_pid: None,
+        claude_start: None,
         started_at: 1_700_000_000,
         account: account.into(),
         worktree: Some("/src/project".into()),
@@ -26,7 +27,7 @@ fn info(account: &str, runtime: &Path) -> SessionInfo {
 fn acquire(runtime: &Path, info: &SessionInfo) -> SessionLock {
     match lock::try_acquire(runtime, info).unwrap() {
         Acquire::Acquired(l) => l,
-        Acquire::Held(holder) => panic!("lock of {} held by {holder:?}", runtime.display()),
+        other => panic!("lock of {} not acquired: {other:?}", runtime.display()),
     }
 }
 
@@ -41,8 +42,8 @@ fn wait_free(runtime: &Path) {
 
 fn held_by(runtime: &Path, info: &SessionInfo) -> Option<SessionInfo> {
     match lock::try_acquire(runtime, info).unwrap() {
-        Acquire::Acquired(_) => panic!("acquired a lock that should be held"),
         Acquire::Held(holder) => holder,
+        other => panic!("expected a held lock: {other:?}"),
     }
 }
 
@@ -304,4 +305,45 @@ fn a_child_of_the_holder_does_not_keep_the_lock_after_it_dies() {
     assert!(is_alive(child), "the holder's child died with it");
     assert_eq!(lock::probe(runtime).unwrap(), Probe::Free);
     drop(acquire(runtime, &info("pro", runtime)));
+}
+
+#[test]
+fn a_claude_left_by_a_dead_launcher_keeps_the_runtime_busy_while_it_runs() {
+    let sb = TestEnv::new();
+    let runtime = &sb.work;
+    // What a launcher killed by SIGKILL leaves: a free lock and its record,
+    // naming a claude that still runs.
+    let claude = spawn_sleeper();
+    let mut left = info("max", runtime);
+    left.pid = 1; // not us, and not holding anything
+    left.claude_pid = Some(claude.id());
+    left.claude_start = lock::process_start(claude.id());
+    assert!(left.claude_start.is_some(), "/proc/<pid>/stat readable");
+    write(&lock::lock_path(runtime), "");
+    write(
+        &lock::info_path(runtime),
+        &serde_json::to_string(&left).unwrap(),
+    );
+
+    assert_eq!(lock::probe(runtime).unwrap(), Probe::Orphaned(left.clone()));
+    match lock::try_acquire(runtime, &info("max", runtime)).unwrap() {
+        Acquire::Orphaned(found) => assert_eq!(found, left),
+        other => panic!("expected the orphan: {other:?}"),
+    }
+    // A reused pid (another start time) is not that claude.
+    let mut reused = left.clone();
+    reused.claude_start = left.claude_start.map(|t| t + 1);
+    write(
+        &lock::info_path(runtime),
+        &serde_json::to_string(&reused).unwrap(),
+    );
+    assert_eq!(lock::probe(runtime).unwrap(), Probe::Free);
+
+    write(
+        &lock::info_path(runtime),
+        &serde_json::to_string(&left).unwrap(),
+    );
+    drop(claude);
+    wait_free(runtime);
+    drop(acquire(runtime, &info("max", runtime)));
 }
