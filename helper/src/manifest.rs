@@ -648,6 +648,21 @@ mod tests {
     }
 
     #[test]
+    fn profiles_need_a_name_and_an_absolute_path() {
+        let mut v: Value = serde_json::from_str(&golden()).unwrap();
+        v["accounts"]["pro"]["profiles"] = serde_json::json!({"ok": "/nix/store/x-ok.json", "rel": "fast.json", ".hidden": "/x", "a b": "/y"});
+        let text = Problems(check_text(&v.to_string()).unwrap_err()).to_string();
+        for needle in [
+            "accounts.pro.profiles.rel: \"fast.json\" must be an absolute path",
+            "\".hidden\" is not a profile name",
+            "\"a b\" is not a profile name",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("\"ok\""), "{text}");
+    }
+
+    #[test]
     fn syntax_errors_name_line_and_column() {
         let err = check_text("{\n  \"version\": 1,\n  \"accounts\": {").unwrap_err();
         assert!(err[0].contains("line 3"), "{err:?}");
