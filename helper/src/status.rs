@@ -51,6 +51,10 @@ pub struct RuntimeStatus {
     pub pending: Vec<String>,
     /// Nix-owned paths changed at runtime, per file.
     pub drift: Vec<String>,
+    /// Entries of a runtime dir that are neither its own nor links to the
+    /// account's (the next launch or session end moves them into the
+    /// account).
+    pub foreign: Vec<PathBuf>,
     /// Why the files could not be inspected.
     pub error: Option<String>,
 }
@@ -84,6 +88,11 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
             let orphaned = matches!(probe, lock::Probe::Orphaned(_));
             let session = probe.holder().cloned();
             let (mut pending, mut drift, mut error) = (Vec::new(), Vec::new(), None);
+            let foreign = if rt.is_account_dir() || !dir.exists() {
+                Vec::new()
+            } else {
+                runtime::layout::foreign_entries(&dir, &account_dir).unwrap_or_default()
+            };
             if dir.exists() {
                 match runtime::plan(&rt, account, home) {
                     Ok((settings, claude_json)) => {
@@ -105,6 +114,7 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
                 orphaned,
                 pending,
                 drift,
+                foreign,
                 error,
             });
         }
@@ -179,6 +189,13 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
             }
             for d in &r.drift {
                 writeln!(out, "    drifted  {d}")?;
+            }
+            for f in &r.foreign {
+                writeln!(
+                    out,
+                    "    not the account's  {} (moved into the account when no session runs there)",
+                    f.display()
+                )?;
             }
             if let Some(e) = &r.error {
                 writeln!(out, "    error    {e}")?;

@@ -17,6 +17,9 @@ pub const FLOOR_VALIDATE: &str = "__floor-validate";
 pub const FLOOR_WRITE: &str = "__floor-write";
 /// A no-op `claude`: prints `CLOCK_MONOTONIC` (ns) at its start and exits.
 pub const STAMP: &str = "__stamp";
+/// A `claude` that adds a user-scope MCP server named by its argument to
+/// `$CLAUDE_CONFIG_DIR/.claude.json`, as `claude mcp add -s user` does.
+pub const ADD_SERVER: &str = "__add-server";
 /// `__run <report> <program> <args>...`: see [`crate::measure`].
 pub const RUN: &str = "__run";
 /// `__setup <dir> <MB>`: the apply scenario's files, left for profiling.
@@ -30,6 +33,21 @@ pub fn dispatch(args: &[String]) -> bool {
     match args.get(1).map(String::as_str) {
         Some(STAMP) => {
             println!("{}", crate::measure::monotonic_ns());
+            true
+        }
+        Some(ADD_SERVER) => {
+            let dir = std::env::var_os("CLAUDE_CONFIG_DIR").expect("CLAUDE_CONFIG_DIR is set");
+            let path = std::path::Path::new(&dir).join(".claude.json");
+            let mut state: serde_json::Value = serde_json::from_slice(
+                &fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display())),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            state["mcpServers"][&args[2]] =
+                serde_json::json!({"type": "stdio", "command": "bench-mcp", "args": [], "env": {}});
+            let tmp = path.with_extension("json.tmp");
+            fs::write(&tmp, serde_json::to_vec_pretty(&state).expect("JSON"))
+                .and_then(|()| fs::rename(&tmp, &path))
+                .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
             true
         }
         Some(RUN) => {

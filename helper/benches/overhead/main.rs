@@ -9,7 +9,7 @@
 //! and the targets with PASS/MISS, and removes its files.
 //!
 //! `--quick` measures 1 and 10 MB only, with fewer runs (a smoke test, not a
-//! result); `--only apply|launch|activate` runs one group (for profiling
+//! result); `--only apply|launch|sync|activate` runs one group (for profiling
 //! work; the targets of the other groups are then not checked).
 
 mod children;
@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use measure::{Run, Stats, peak_rss};
 use report::{Row, Target, fmt_ms, mib};
-use scenarios::{Apply, Bench, Launch, MB};
+use scenarios::{Apply, Bench, Launch, MB, Sync};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -80,6 +80,8 @@ fn main() {
         .map(|&(size, reps, jq_reps)| scenarios::apply(&b, size, b.reps(reps), b.reps(jq_reps)))
         .collect();
     let launch = runs("launch").then(|| scenarios::launch(&b, b.reps(41)));
+    let sync_mb = if quick { 10 } else { 50 };
+    let sync = runs("sync").then(|| scenarios::sync(&b, sync_mb, b.reps(21)));
     let activates: Vec<_> = [1, 10]
         .iter()
         .filter(|_| runs("activate"))
@@ -99,6 +101,9 @@ fn main() {
             "≤ 5 ms",
             "git not found",
         ));
+    }
+    if let Some(Some(s)) = &sync {
+        sync_rows(s, &mut rows, &mut targets);
     }
     for a in &activates {
         for (what, runs) in [("nothing to change", &a.noop), ("with a change", &a.change)] {
@@ -215,6 +220,44 @@ fn launch_rows(l: &Launch, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
             runs,
         ));
     }
+}
+
+fn sync_rows(s: &Sync, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
+    let size = format!("{:.1} MB", s.account_bytes as f64 / MB as f64);
+    let direct = Stats::of(&s.direct_to_exec);
+    let direct_wall = Stats::of_walls(&s.direct);
+    let row = |what: String, stats: Stats, runs: &[Run]| Row {
+        what,
+        size: size.clone(),
+        stats,
+        rss: Some(peak_rss(runs)),
+        vs_floor: None,
+        jq_speedup: None,
+    };
+    let again = Stats::of(&s.again_to_exec).minus(direct.median);
+    rows.push(row(
+        "sync: re-launch, account values from the cache → claude starts".into(),
+        again,
+        &s.again,
+    ));
+    targets.push(Target::check(
+        &format!("launch overhead with a {size} account .claude.json (sync from the cache)"),
+        "≤ 5 ms",
+        fmt_ms(again.median),
+        again.median <= 5.0,
+    ));
+    rows.push(row(
+        "sync: first launch, no cache (members picked from the account file) → claude starts"
+            .into(),
+        Stats::of(&s.cold_to_exec).minus(direct.median),
+        &s.cold,
+    ));
+    rows.push(row(
+        "sync: a session adding a user MCP server, end to end (shared into the account file)"
+            .into(),
+        Stats::of_walls(&s.share).minus(direct_wall.median),
+        &s.share,
+    ));
 }
 
 fn apply_rows(a: &Apply, rows: &mut Vec<Row>) {

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::children::{FLOOR_VALIDATE, FLOOR_WRITE, STAMP};
+use crate::children::{ADD_SERVER, FLOOR_VALIDATE, FLOOR_WRITE, STAMP};
 use crate::generate::{self, Variant};
 use crate::measure::{Run, Runner};
 
@@ -353,25 +353,33 @@ impl LaunchSandbox {
     }
 
     /// Removes the first worktree's runtime dir and its registry entry, so
-    /// the next launch there is a first launch.
-    /// Forgets the first worktree's runtime dir; with `seeds` also the
-    /// account's seeds cache, as for the first worktree of a project never
+    /// the next launch there is a first launch; with `cache` also the
+    /// account's sync cache, as for the first worktree of a project never
     /// launched before (or after the account's `.claude.json` changed).
-    pub fn forget_first(&self, seeds: bool) {
-        if seeds {
+    pub fn forget_first(&self, cache: bool) {
+        if cache {
             let cache = self
                 .home
-                .join(".claude-bench/.claude-accounts/seeds-cache.json");
+                .join(".claude-bench/.claude-accounts/sync-cache.json");
             let _ = fs::remove_file(cache);
         }
-        let _ = fs::remove_dir_all(&self.rt_first);
-        let registry = self
-            .home
-            .join(".local/state/claude-accounts/bench/runtimes");
-        for entry in fs::read_dir(&registry).into_iter().flatten().flatten() {
-            if fs::read_link(entry.path()).is_ok_and(|t| t == self.rt_first) {
-                let _ = fs::remove_file(entry.path());
-            }
+        forget_runtime(&self.home, &self.rt_first);
+    }
+}
+
+/// Removes the runtime dir `rt` of the account `bench` and its registry
+/// entry, so that the next launch there is a first launch.
+fn forget_runtime(home: &Path, rt: &Path) {
+    let _ = fs::remove_dir_all(rt);
+    let registry = home.join(".local/state/claude-accounts/bench/runtimes");
+    let path = rt.to_str().expect("UTF-8 path");
+    for entry in fs::read_dir(&registry).into_iter().flatten().flatten() {
+        let names_it = fs::read(entry.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|e| e["path"] == path);
+        if names_it {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
@@ -574,4 +582,109 @@ pub fn activate_accounts(b: &Bench, accounts: usize, reps: usize) -> Activate {
     }
     let _ = fs::remove_dir_all(&dir);
     result
+}
+
+/// Results of the account-wide sync with a large account `.claude.json`.
+pub struct Sync {
+    pub account_bytes: usize,
+    pub direct_to_exec: Vec<f64>,
+    pub direct: Vec<Run>,
+    /// Re-launch in a worktree: the account's values come from its cache.
+    pub again_to_exec: Vec<f64>,
+    pub again: Vec<Run>,
+    /// First launch in a worktree with the cache gone: the account's synced
+    /// members are picked out of its file.
+    pub cold_to_exec: Vec<f64>,
+    pub cold: Vec<Run>,
+    /// A whole session that adds a user-scope MCP server: at its end the
+    /// server is written into the account's file.
+    pub share: Vec<Run>,
+}
+
+/// The account-wide sync against an account `.claude.json` of `size_mb`:
+/// a re-launch (cache), a first launch with no cache, and a session whose
+/// end shares a new server with the account. `None` without git.
+pub fn sync(b: &Bench, size_mb: usize, reps: usize) -> Option<Sync> {
+    let dir = b.root.join("sync");
+    let runner = Runner::new(&b.exe, &dir.join("scratch"));
+    let home = dir.join("home");
+    let repo = dir.join("repo");
+    fs::create_dir_all(&repo).expect("creating the repo dir");
+    git(&home, &repo, &["init", "--quiet"])?;
+    git(
+        &home,
+        &repo,
+        &["commit", "--quiet", "--allow-empty", "-m", "init"],
+    )?;
+    for name in ["wt-again", "wt-cold"] {
+        let wt = dir.join(name);
+        git(
+            &home,
+            &repo,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "-b",
+                name,
+                wt.to_str().expect("UTF-8"),
+            ],
+        )?;
+    }
+    let (wt_again, wt_cold) = (dir.join("wt-again"), dir.join("wt-cold"));
+    let rt_cold = repo.join(".git/worktrees/wt-cold/claude-runtime/bench");
+    eprintln!("[overhead] sync: generating the account's {size_mb} MB .claude.json");
+    let text = generate::claude_json(size_mb * MB, repo.to_str());
+    let config = home.join(".claude-bench");
+    write(&config.join(".claude.json"), &text);
+    write(&config.join("settings.json"), generate::user_settings());
+    let manifests = Manifests::new(&dir, &["bench"], b.exe.to_str().expect("UTF-8"));
+    runner.run(&mut activate(&runner, &home, &manifests.a));
+    let launch = |wt: &Path, args: &[&str]| launch_command(&runner, &home, &manifests.a, wt, args);
+    runner.run(&mut launch(&wt_again, &[STAMP]));
+    let cache = config.join(".claude-accounts/sync-cache.json");
+
+    eprintln!("[overhead] sync with a {size_mb} MB account: {reps} runs each");
+    let mut result = Sync {
+        account_bytes: text.len(),
+        direct_to_exec: Vec::new(),
+        direct: Vec::new(),
+        again_to_exec: Vec::new(),
+        again: Vec::new(),
+        cold_to_exec: Vec::new(),
+        cold: Vec::new(),
+        share: Vec::new(),
+    };
+    for round in 0..=reps {
+        let mut cmd = clean(&runner, &b.exe, &home);
+        cmd.arg(STAMP).current_dir(&wt_again);
+        let direct = runner.run(&mut cmd);
+        let direct_to_exec = stamp(&runner, &direct);
+        let again = runner.run(&mut launch(&wt_again, &[STAMP]));
+        let again_to_exec = stamp(&runner, &again);
+        let _ = fs::remove_file(&cache);
+        forget_runtime(&home, &rt_cold);
+        let cold = runner.run(&mut launch(&wt_cold, &[STAMP]));
+        let cold_to_exec = stamp(&runner, &cold);
+        let server = format!("bench-{round}");
+        let share = runner.run(&mut launch(&wt_again, &[ADD_SERVER, &server]));
+        if round > 0 {
+            result.direct_to_exec.push(direct_to_exec);
+            result.direct.push(direct);
+            result.again_to_exec.push(again_to_exec);
+            result.again.push(again);
+            result.cold_to_exec.push(cold_to_exec);
+            result.cold.push(cold);
+            result.share.push(share);
+        }
+    }
+    let account: serde_json::Value =
+        serde_json::from_slice(&fs::read(config.join(".claude.json")).expect("account file"))
+            .expect("the account file stays JSON");
+    assert!(
+        account["mcpServers"][format!("bench-{reps}")].is_object(),
+        "the last shared server did not reach the account"
+    );
+    let _ = fs::remove_dir_all(&dir);
+    Some(result)
 }

@@ -9,6 +9,7 @@ mod fake_claude;
 mod harness;
 mod jsonfile;
 mod launch;
+mod real;
 mod session;
 mod session_lock;
 mod sync;
