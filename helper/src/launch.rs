@@ -87,12 +87,14 @@ pub fn launch(
         worktree: rt.worktree.clone(),
         runtime_dir: rt.dir.clone(),
     };
+    let management = is_management(&args);
+    let exclusive = account.single_instance && !management;
     let mut session_lock = match lock::try_acquire(&rt.dir, &info)? {
         Acquire::Acquired(l) => Some(l),
-        Acquire::Held(holder) if account.single_instance => {
+        Acquire::Held(holder) if exclusive => {
             anyhow::bail!("{}", already_running(account_name, &rt, holder.as_ref()));
         }
-        Acquire::Orphaned(claude) if account.single_instance => {
+        Acquire::Orphaned(claude) if exclusive => {
             anyhow::bail!("{}", orphaned(account_name, &rt, &claude));
         }
         Acquire::Held(_) | Acquire::Orphaned(_) => None,
@@ -102,7 +104,7 @@ pub fn launch(
     for note in notes.iter().chain(&prepared.notes) {
         eprintln!("claude-accounts: {note}");
     }
-    if session_lock.is_none() {
+    if session_lock.is_none() && !management {
         eprintln!(
             "claude-accounts: another session runs in {}; its .claude.json is left as it is (declared changes apply at a launch when no other session runs there)",
             rt.dir.display()
@@ -151,10 +153,10 @@ pub fn launch(
 /// the account; a throwaway runtime dir is removed. Problems are warnings:
 /// the session is over and its exit status is what matters.
 fn finish(rt: &Runtime, account: &manifest::Account, home: &Path, locked: bool, opts: &Options) {
-    if rt.is_account_dir() || !locked {
+    if rt.is_account_dir() {
         return;
     }
-    match runtime::finish(rt, account, home) {
+    match runtime::finish(rt, account, home, locked) {
         Ok(notes) => {
             for note in notes {
                 eprintln!("claude-accounts: {note}");
@@ -165,7 +167,7 @@ fn finish(rt: &Runtime, account: &manifest::Account, home: &Path, locked: bool, 
             rt.worktree.as_deref().unwrap_or(&rt.dir).display()
         ),
     }
-    if rt.is_ephemeral() {
+    if rt.is_ephemeral() && locked {
         let keep = opts.keep_session
             || std::env::var_os("CLAUDE_ACCOUNTS_KEEP_SESSION").is_some_and(|v| v == "1");
         if keep {
@@ -214,6 +216,40 @@ fn claude_worktree_context(
     }
     let worktree_ctx = context::detect(&resolved.worktree, &|k| std::env::var_os(k));
     Ok(Some((worktree_ctx, resolved.args)))
+}
+
+/// Claude Code's subcommands that manage its configuration or other
+/// sessions instead of running a session (`claude --help`, 2.1.332). They
+/// may run beside a session in the same runtime dir: `claudemax mcp add` in
+/// a worktree where claudemax runs is what a user expects to work. Claude
+/// Code's own lock keeps their `.claude.json` writes apart.
+const MANAGEMENT: &[&str] = &[
+    "agents",
+    "attach",
+    "auth",
+    "auto-mode",
+    "doctor",
+    "import",
+    "install",
+    "kill",
+    "logs",
+    "mcp",
+    "plugin",
+    "plugins",
+    "purge",
+    "respawn",
+    "rm",
+    "setup-token",
+    "stop",
+    "update",
+    "upgrade",
+];
+
+/// Whether claude's arguments start with a management subcommand.
+fn is_management(args: &[OsString]) -> bool {
+    args.first()
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| MANAGEMENT.contains(&a))
 }
 
 fn already_running(name: &str, rt: &Runtime, holder: Option<&SessionInfo>) -> String {

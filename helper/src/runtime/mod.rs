@@ -339,15 +339,16 @@ fn reseed_if_empty(file: &ManagedFile, notes: &mut Vec<String>) -> Result<()> {
     }
 }
 
-/// After a session that held the runtime's lock: the account-wide keys it
-/// changed go to the account, and entries it created move into the account
-/// (see [`layout`]). Returns lines for the user.
-pub fn finish(rt: &Runtime, account: &Account, home: &Path) -> Result<Vec<String>> {
+/// After a session: the account-wide keys it changed go to the account
+/// (through Claude Code's lock, so also beside another session in the same
+/// runtime dir), and, when it held the runtime's lock, entries it created
+/// move into the account (see [`layout`]). Returns lines for the user.
+pub fn finish(rt: &Runtime, account: &Account, home: &Path, locked: bool) -> Result<Vec<String>> {
     if rt.is_account_dir() {
         return Ok(Vec::new());
     }
     let mut notes = claude_json::finish(rt, &ManagedFile::claude_json(&rt.dir), account, home)?;
-    if !rt.is_ephemeral() {
+    if locked && !rt.is_ephemeral() {
         notes.extend(layout::link(&rt.dir, &rt.account_dir, true)?.notes);
     }
     Ok(notes)

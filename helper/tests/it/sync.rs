@@ -178,3 +178,31 @@ fn both_sides_changing_one_server_keeps_the_later_change_and_says_so() {
         "worktree-2"
     );
 }
+
+#[test]
+fn a_management_command_runs_beside_a_session_and_is_shared() {
+    let mut env = TestEnv::new();
+    log_in_outside_git(&mut env, "login");
+    let repo = env.repo("repo");
+    let wt = env.worktree(&repo, "wt");
+    let (session, _) = crate::launch::start_session(&mut env, "max", &wt, &[]);
+    // `claudemax mcp add -s user x -- cmd` while claudemax runs there.
+    let out = env.launch(
+        "max",
+        &wt,
+        ["mcp", "add", "-s", "user", "x", "--", "cmd"],
+        &[("FAKE_CLAUDE_ACTIONS", "add-mcp:x")],
+    );
+    assert_success(&out);
+    assert!(
+        !stderr(&out).contains("already running"),
+        "{}",
+        stderr(&out)
+    );
+    let account = read_json(&env.account_dir("max").join(".claude.json"));
+    assert!(account["mcpServers"]["x"].is_object(), "{account}");
+    // A session, though, is still one per worktree.
+    let out = env.launch("max", &wt, Vec::<&str>::new(), &[]);
+    assert!(stderr(&out).contains("already running"), "{}", stderr(&out));
+    crate::launch::stop(session);
+}
