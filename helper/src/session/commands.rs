@@ -367,6 +367,9 @@ fn incognito(
     let leading = vec!["--session-id".into(), id.into()];
     let result = run_claude(env, &name, &account, profile.as_deref(), leading, args);
     drop(running);
+    if let Err(e) = forget_prompts(env, &name) {
+        eprintln!("claude-session: warning: {e:#}");
+    }
     let removed = remove_name(env, &name);
     match (&result, removed) {
         (_, Ok(n)) => {
@@ -547,6 +550,16 @@ fn delete(env: &Env, name: &str, out: &mut dyn Write) -> Result<()> {
         out,
         "deleted {name:?} and its transcripts ({n} files and dirs)"
     )?;
+    Ok(())
+}
+
+/// Removes the prompts of every id of `name` from every account's
+/// `history.jsonl` (for incognito sessions).
+fn forget_prompts(env: &Env, name: &str) -> Result<()> {
+    let ids = get(&env.store, name)?.all_ids();
+    for (_, dirs) in env.all_config_dirs()? {
+        transcripts::remove_history(&dirs, &ids)?;
+    }
     Ok(())
 }
 

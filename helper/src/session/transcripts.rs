@@ -165,6 +165,86 @@ pub fn remove(projects: &[PathBuf], config_dirs: &[PathBuf], id: &str) -> Result
     Ok(removed)
 }
 
+/// Removes the lines of sessions `ids` from the prompt history
+/// (`history.jsonl`) of `config_dirs` (each file once: runtime dirs link
+/// theirs to the account's); returns how many lines went.
+///
+/// Claude Code appends to this file from every session of the account
+/// without a lock the helper could take: the filtered copy is renamed into
+/// place only if the file did not change since it was read (else it is
+/// read again), so a line appended meanwhile is not lost. Lines that are
+/// not JSON are kept.
+pub fn remove_history(config_dirs: &[PathBuf], ids: &[String]) -> Result<usize> {
+    let mut seen = Vec::new();
+    let mut removed = 0;
+    for dir in config_dirs {
+        let path = dir.join("history.jsonl");
+        let Ok(real) = fs::canonicalize(&path) else {
+            continue;
+        };
+        if seen.contains(&real) {
+            continue;
+        }
+        seen.push(real.clone());
+        removed += filter_history(&real, ids)?;
+    }
+    Ok(removed)
+}
+
+fn filter_history(path: &Path, ids: &[String]) -> Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+    for _ in 0..20 {
+        let before =
+            fs::metadata(path).with_context(|| format!("inspecting {}", path.display()))?;
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut kept = String::with_capacity(text.len());
+        let mut dropped = 0;
+        for line in text.split_inclusive('\n') {
+            let ours = serde_json::from_str::<serde_json::Value>(line.trim_end())
+                .ok()
+                .and_then(|v| {
+                    v.get("sessionId")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_owned)
+                })
+                .is_some_and(|id| ids.contains(&id));
+            if ours {
+                dropped += 1;
+            } else {
+                kept.push_str(line);
+            }
+        }
+        if dropped == 0 {
+            return Ok(0);
+        }
+        let dir = path.parent().expect("a file has a parent");
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".history.claude-accounts.")
+            .tempfile_in(dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        std::io::Write::write_all(&mut tmp, kept.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        fs::set_permissions(
+            tmp.path(),
+            fs::Permissions::from_mode(before.permissions().mode() & 0o777),
+        )
+        .with_context(|| format!("setting the mode of {}", tmp.path().display()))?;
+        let now = fs::metadata(path).with_context(|| format!("inspecting {}", path.display()))?;
+        if now.len() != before.len() || now.modified().ok() != before.modified().ok() {
+            continue; // appended meanwhile: read again
+        }
+        tmp.persist(path)
+            .map_err(|e| anyhow::anyhow!("renaming into {}: {}", path.display(), e.error))?;
+        return Ok(dropped);
+    }
+    bail!(
+        "{} kept changing while the incognito session's prompts were being removed from it; run `claude-session delete` of the name again when the account's sessions are quiet",
+        path.display()
+    )
+}
+
 fn remove_entry(path: &Path, removed: &mut Vec<PathBuf>) -> Result<()> {
     let result = match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path),
@@ -232,6 +312,28 @@ fn copy_dir(src: &Path, dest: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_loses_only_the_given_sessions_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let account = tmp.path().join("account");
+        let runtime = tmp.path().join("runtime");
+        fs::create_dir_all(&account).unwrap();
+        fs::create_dir_all(&runtime).unwrap();
+        std::os::unix::fs::symlink(account.join("history.jsonl"), runtime.join("history.jsonl"))
+            .unwrap();
+        let text = "{\"display\":\"a\",\"sessionId\":\"s1\"}\nnot json\n{\"display\":\"b\",\"sessionId\":\"s2\"}\n{\"display\":\"c\",\"sessionId\":\"s3\"}\n";
+        fs::write(account.join("history.jsonl"), text).unwrap();
+        let ids = vec!["s2".to_string(), "s3".to_string()];
+        let n = remove_history(&[account.clone(), runtime.clone()], &ids).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(
+            fs::read_to_string(account.join("history.jsonl")).unwrap(),
+            "{\"display\":\"a\",\"sessionId\":\"s1\"}\nnot json\n"
+        );
+        assert!(runtime.join("history.jsonl").is_symlink(), "the link stays");
+        assert_eq!(remove_history(&[account], &ids).unwrap(), 0);
+    }
 
     #[test]
     fn copy_keeps_a_different_destination_and_the_source() {

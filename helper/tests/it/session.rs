@@ -536,10 +536,17 @@ fn clear_keeps_the_name_and_delete_removes_every_id_in_every_account() {
 }
 
 #[test]
-fn incognito_leaves_no_transcript_and_no_name() {
+fn incognito_leaves_no_transcript_no_prompt_and_no_name() {
     let mut w = World::new();
     w.isolation("account");
     let dir = w.t.mkdir("plain");
+    let kept = w
+        .ok(&dir, &["start", "kept", "--account", "max"], "startup")
+        .unwrap();
+    let kept_id = kept["sessionId"].as_str().unwrap().to_string();
+    let history = w.account_dir("max").join("history.jsonl");
+    let before = common::read(&history);
+    let hooks_before = w.hooks().len();
     let (out, r) = w.session(
         &dir,
         &["incognito", "--account", "max", "--", "-p", "q"],
@@ -552,9 +559,19 @@ fn incognito_leaves_no_transcript_and_no_name() {
         stderr(&out)
     );
     assert_eq!(args(&r.unwrap())[4..], ["-p".to_string(), "q".into()]);
-    assert_eq!(w.hooks().len(), 2, "the hook saw both ids");
-    assert_eq!(w.transcripts(&w.account_dir("max")), Vec::<String>::new());
-    assert_eq!(w.names(&dir), Vec::<String>::new());
+    assert_eq!(w.hooks().len() - hooks_before, 2, "the hook saw both ids");
+    let only_kept = |w: &World| {
+        let t = w.transcripts(&w.account_dir("max"));
+        assert_eq!(t.len(), 1, "{t:?}");
+        assert!(t[0].ends_with(&format!("{kept_id}.jsonl")), "{t:?}");
+    };
+    only_kept(&w);
+    assert_eq!(
+        common::read(&history),
+        before,
+        "the incognito prompts are gone from history.jsonl, the others stay"
+    );
+    assert_eq!(w.names(&dir), vec!["kept"]);
 
     // Also when claude fails.
     let (out, _) = w.session(&dir, &["incognito", "--account", "max"], "startup,exit:3");
@@ -564,7 +581,8 @@ fn incognito_leaves_no_transcript_and_no_name() {
         "claude's status: {}",
         stderr(&out)
     );
-    assert_eq!(w.transcripts(&w.account_dir("max")), Vec::<String>::new());
+    only_kept(&w);
+    assert_eq!(common::read(&history), before);
 }
 
 #[test]

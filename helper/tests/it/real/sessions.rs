@@ -93,6 +93,36 @@ fn ids_of(record: &Value) -> Vec<String> {
     ids
 }
 
+/// `claude-session ARGS` in `cwd` on a tmux screen.
+fn session_screen(env: &mut RealEnv, cwd: &Path, name: &str, args: &[&str]) -> Screen {
+    let manifest = env.write_manifest();
+    let mut vars = vec![
+        ("HOME".to_string(), env.home.to_string_lossy().into_owned()),
+        (
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_default(),
+        ),
+        ("GIT_CONFIG_NOSYSTEM".to_string(), "1".to_string()),
+        ("TERM".to_string(), "xterm-256color".to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+    ];
+    vars.extend(env.claude_vars());
+    let mut full = vec![
+        "session".to_string(),
+        "--manifest".to_string(),
+        manifest.to_string_lossy().into_owned(),
+    ];
+    full.extend(args.iter().map(|a| a.to_string()));
+    Screen::start(
+        &env.root,
+        &format!("session-{name}"),
+        cwd,
+        &vars,
+        Path::new(HELPER),
+        &full,
+    )
+}
+
 #[test]
 fn start_then_resume_sends_the_first_sessions_turns() {
     let mut env = RealEnv::new();
@@ -223,37 +253,11 @@ fn clear_in_an_interactive_session_keeps_the_name() {
     let mut env = RealEnv::new();
     env.log_in("max");
     let repo = env.repo("repo");
-    let manifest = env.write_manifest();
-    let mut vars = vec![
-        ("HOME".to_string(), env.home.to_string_lossy().into_owned()),
-        (
-            "PATH".to_string(),
-            std::env::var("PATH").unwrap_or_default(),
-        ),
-        ("GIT_CONFIG_NOSYSTEM".to_string(), "1".to_string()),
-        ("TERM".to_string(), "xterm-256color".to_string()),
-        ("LANG".to_string(), "C.UTF-8".to_string()),
-    ];
-    vars.extend(env.claude_vars());
-    let args: Vec<String> = [
-        "session",
-        "--manifest",
-        &manifest.to_string_lossy(),
-        "start",
-        "chat",
-        "--account",
-        "max",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let screen = Screen::start(
-        &env.root,
-        "session-clear",
+    let screen = session_screen(
+        &mut env,
         &repo,
-        &vars,
-        Path::new(HELPER),
-        &args,
+        "clear",
+        &["start", "chat", "--account", "max"],
     );
     screen.ready_trusting();
     let first = show(&mut env, &repo, "chat")["id"].clone();
@@ -392,5 +396,36 @@ fn a_profiles_model_is_sent_and_a_model_flag_wins_over_it() {
     assert_eq!(
         message_models(&env.api.since(mark)),
         vec!["claude-haiku-4-5"]
+    );
+}
+
+#[test]
+fn an_interactive_incognito_session_leaves_neither_transcript_nor_prompt() {
+    let mut env = RealEnv::new();
+    env.log_in("max");
+    let repo = env.repo("repo");
+    let history = env.account_dir("max").join("history.jsonl");
+    let other = "{\"display\":\"OTHER-PROMPT-46\",\"pastedContents\":{},\"timestamp\":1,\"project\":\"/x\",\"sessionId\":\"11111111-1111-4111-8111-111111111111\"}\n";
+    crate::common::write(&history, other);
+    let screen = session_screen(
+        &mut env,
+        &repo,
+        "incognito",
+        &["incognito", "--account", "max"],
+    );
+    screen.ready_trusting();
+    screen.submit("SECRET-PROMPT-46");
+    screen.wait_for(REPLY_TEXT);
+    assert!(
+        crate::common::read(&history).contains("SECRET-PROMPT-46"),
+        "Claude keeps the prompt in history.jsonl while the session runs"
+    );
+    assert!(!transcripts(&env.account_dir("max")).is_empty());
+    assert_eq!(screen.exit(), 0);
+    assert_eq!(transcripts(&env.account_dir("max")), Vec::<PathBuf>::new());
+    assert_eq!(
+        crate::common::read(&history),
+        other,
+        "only the incognito prompts went"
     );
 }
