@@ -1,13 +1,18 @@
 //! `claude-accounts activate`: make every account's declared state hold in its
 //! account dir (run from Home Manager's activation, after `linkGeneration`).
 //!
-//! Per account: create the account dir (0700) if missing; migrate a
+//! Per account: resolve the account dir to the path it really is and check
+//! that it is the account's own (see [`crate::configdir`]); create it (0700)
+//! if missing, or make it 0700; migrate a
 //! `settings.json` that is a link into the Nix store (left by Home Manager's
 //! own `programs.claude-code` or an older setup) into a real file with the same
 //! content; three-way apply `settings.json`; three-way apply `.claude.json`
 //! unless a session holds the account dir, in which case the change is left
-//! pending for the next launch. Quiet unless something changed. An account that
-//! fails is reported and leaves its files untouched; the others still run.
+//! pending for the next launch. Modes hold even when nothing else changes
+//! (see [`crate::modes`]): each repair is one line. Quiet unless something
+//! changed. An account that fails is reported and leaves its files
+//! untouched; the others still run. Paths are printed with their control
+//! characters escaped ([`Shown`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,8 +24,10 @@ use serde_json::{Map, Value};
 
 use crate::apply::Report;
 use crate::jsonfile::{self, Outcome, Symlinks};
-use crate::managed::{self, ManagedFile};
+use crate::managed::ManagedFile;
 use crate::manifest::{Account, Manifest};
+use crate::modes;
+use crate::shown::Shown;
 
 /// How activation runs.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +47,7 @@ pub struct Options {
 /// would print it.
 pub fn activate(m: &Manifest, home: &Path, opts: &Options, out: &mut dyn Write) -> Result<bool> {
     let accounts: Vec<(&String, &Account)> = m.accounts.iter().collect();
+    let dirs = m.config_dirs(home);
     let next = AtomicUsize::new(0);
     let results: Vec<OnceLock<Activated>> = accounts.iter().map(|_| OnceLock::new()).collect();
     // Takes accounts in order until none is left.
@@ -50,7 +58,10 @@ pub fn activate(m: &Manifest, home: &Path, opts: &Options, out: &mut dyn Write) 
                 break;
             };
             let mut buffer = Vec::new();
-            let result = activate_account(m, name, account, home, opts, &mut buffer);
+            let result = match &dirs[name.as_str()] {
+                Ok(dir) => activate_account(m, name, account, dir, opts, &mut buffer),
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            };
             let _ = results[k].set((buffer, result));
         }
     };
@@ -85,24 +96,25 @@ fn activate_account(
     m: &Manifest,
     name: &str,
     account: &Account,
-    home: &Path,
+    dir: &Path,
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let dir = account.config_dir(home);
     if opts.dry_run {
         if !dir.exists() {
-            writeln!(out, "{name}: would create {}", dir.display())?;
+            writeln!(out, "{name}: would create {}", Shown(dir))?;
         }
     } else {
         let existed = dir.exists();
-        managed::create_private_dir(&dir)?;
+        if let Some(fix) = modes::hold_dir(dir)? {
+            writeln!(out, "{name}: {fix}")?;
+        }
         if !existed {
-            writeln!(out, "{name}: created {}", dir.display())?;
+            writeln!(out, "{name}: created {}", Shown(dir))?;
         }
     }
 
-    let settings = ManagedFile::settings(&dir);
+    let settings = ManagedFile::settings(dir);
     let migrated = store_link_content(&settings.path, &m.store_dir)?;
     let mut record = None;
     let mut plan_from = None;
@@ -111,8 +123,8 @@ fn activate_account(
             out,
             "{name}: {} {} (a link to {}) into a real file Claude Code can write",
             if opts.dry_run { "would turn" } else { "turned" },
-            settings.path.display(),
-            link.target.display()
+            Shown(&settings.path),
+            Shown(&link.target)
         )?;
         if !opts.dry_run {
             let replace = jsonfile::Options {
@@ -136,8 +148,8 @@ fn activate_account(
     };
     apply_file(name, &settings, &account.settings, record, opts, out)?;
 
-    let claude_json = ManagedFile::claude_json(&dir);
-    let probe = crate::lock::probe(&dir)?;
+    let claude_json = ManagedFile::claude_json(dir);
+    let probe = crate::lock::probe(dir)?;
     if probe.is_held() {
         let holder = probe.holder();
         let plan = claude_json.plan(&account.claude_json, None)?;
@@ -145,8 +157,8 @@ fn activate_account(
             writeln!(
                 out,
                 "{name}: {} pending: a session is running in {}{}; it is applied at the next launch of claude{name}",
-                claude_json.path.display(),
-                dir.display(),
+                Shown(&claude_json.path),
+                Shown(dir),
                 holder
                     .map(|h| format!(" (pid {})", h.pid))
                     .unwrap_or_default()
@@ -206,15 +218,11 @@ fn apply_file(
         let report = file.plan(desired, fallback_record)?;
         if report.changes.is_empty() {
             if opts.verbose {
-                writeln!(out, "{name}: {} is up to date", file.path.display())?;
+                writeln!(out, "{name}: {} is up to date", Shown(&file.path))?;
             }
         } else {
             let patch = serde_json::to_string_pretty(&report.to_patch())?;
-            writeln!(
-                out,
-                "{name}: {} would change:\n{patch}",
-                file.path.display()
-            )?;
+            writeln!(out, "{name}: {} would change:\n{patch}", Shown(&file.path))?;
         }
         return Ok(());
     }
@@ -222,7 +230,8 @@ fn apply_file(
     print_report(name, &file.path, &report, outcome, opts, out)
 }
 
-/// Prints what an apply did: nothing when nothing changed (unless verbose).
+/// Prints what an apply did: nothing when nothing changed (unless verbose);
+/// a line per mode repaired.
 pub fn print_report(
     name: &str,
     path: &Path,
@@ -231,13 +240,16 @@ pub fn print_report(
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<()> {
+    for fix in &report.modes {
+        writeln!(out, "{name}: {fix}")?;
+    }
     if report.changes.is_empty() && outcome == Outcome::Unchanged {
         if opts.verbose {
-            writeln!(out, "{name}: {} is up to date", path.display())?;
+            writeln!(out, "{name}: {} is up to date", Shown(path))?;
         }
         return Ok(());
     }
-    writeln!(out, "{name}: updated {}", path.display())?;
+    writeln!(out, "{name}: updated {}", Shown(path))?;
     for change in &report.changes {
         writeln!(out, "{change}")?;
     }

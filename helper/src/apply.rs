@@ -18,14 +18,16 @@
 //!   declaring an object, pruning goes inside it; an owned object left empty
 //!   by pruning is removed, one where something not owned remains is kept.
 //! * Arrays whose desired elements are all strings, where the live value is
-//!   absent or an array of strings, are ordered sets with element ownership:
-//!   elements Nix declares are ensured (appended in desired order when
-//!   missing), elements Nix declared last time but no longer does are removed
-//!   (every occurrence), elements anyone else added stay where they are, with
-//!   their duplicates. Re-adding a Nix element someone removed is drift. When
-//!   Nix stops declaring the array, only its former elements are removed, and
-//!   the key too if the array ends up empty. All other arrays (and a string
-//!   array whose live value is not a string array) are owned whole.
+//!   absent or an array, are ordered sets with element ownership: elements
+//!   Nix declares are ensured (appended in desired order when missing),
+//!   elements Nix declared last time but no longer does are removed (every
+//!   occurrence), elements anyone else added stay where they are, with their
+//!   duplicates; so do elements that are not strings (a user's list is
+//!   never lost because one of its elements is a number or an object).
+//!   Re-adding a Nix element someone removed is drift. When Nix stops
+//!   declaring the array, only its former elements are removed, and the key
+//!   too if the array ends up empty. All other arrays (and a string array
+//!   whose live value is not an array) are owned whole.
 //! * Paths matching one of the policy's `atomic` patterns are owned whole
 //!   (e.g. `mcpServers.*`: each server is Nix's or not; never merged field by
 //!   field, because Claude Code does not merge server fields either).
@@ -48,6 +50,8 @@ use std::fmt;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::{Map, Value};
+
+use crate::modes::ModeFix;
 
 /// Which paths are owned whole rather than merged.
 #[derive(Debug, Clone, Copy)]
@@ -159,12 +163,17 @@ impl Change {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Report {
     pub changes: Vec<Change>,
+    /// The modes of the file, its record and their dirs that were repaired
+    /// (filled in by [`crate::managed`]; [`apply`] sees no files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<ModeFix>,
 }
 
 impl Report {
-    /// True when the apply changed nothing and released nothing.
+    /// True when the apply changed nothing, released nothing and repaired
+    /// no mode.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.modes.is_empty()
     }
 
     /// How many changes are of this kind.
@@ -224,18 +233,13 @@ pub fn apply(
     walk.changes.sort_by(|a, b| a.path.cmp(&b.path));
     Report {
         changes: walk.changes,
+        modes: Vec::new(),
     }
 }
 
 /// The elements of a string array, `None` for anything else.
 fn strings(value: &Value) -> Option<Vec<&str>> {
     value.as_array()?.iter().map(Value::as_str).collect()
-}
-
-fn is_string_array(value: &Value) -> bool {
-    value
-        .as_array()
-        .is_some_and(|a| a.iter().all(Value::is_string))
 }
 
 /// One apply in progress: the path being visited and the changes so far.
@@ -287,7 +291,7 @@ impl Walk<'_> {
                     return self.merge(Some(d), l.and_then(Value::as_object), v);
                 }
             } else if let Some(d) = strings(d)
-                && live.get(key).is_none_or(is_string_array)
+                && live.get(key).is_none_or(Value::is_array)
             {
                 return self.ensure_set(key, &d, l, live);
             }
@@ -313,7 +317,8 @@ impl Walk<'_> {
         live.insert(key.to_owned(), d.clone());
     }
 
-    /// String set: `live[key]` is absent or a string array.
+    /// String set: `live[key]` is absent or an array; its elements that are
+    /// not strings are never Nix's and stay where they are.
     fn ensure_set(
         &mut self,
         key: &str,
@@ -388,13 +393,11 @@ impl Walk<'_> {
                 }
                 return;
             }
-            if let (Some(owned), Value::Array(v)) = (strings(l), &mut *v)
-                && v.iter().all(Value::is_string)
-            {
+            if let (Some(owned), Value::Array(v)) = (strings(l), &mut *v) {
                 let owned: HashSet<&str> = owned.into_iter().collect();
                 let after: Vec<Value> = v
                     .iter()
-                    .filter(|e| e.as_str().is_some_and(|s| !owned.contains(s)))
+                    .filter(|e| !e.as_str().is_some_and(|s| owned.contains(s)))
                     .cloned()
                     .collect();
                 if after.is_empty() {
@@ -719,15 +722,37 @@ mod tests {
     }
 
     #[test]
-    fn string_array_over_a_non_string_live_array_is_owned_whole() {
+    fn string_set_keeps_the_users_strings_next_to_a_non_string() {
+        // permissions.allow holding a non-string next to the user's strings:
+        // every element stays where it is, Nix's own are added and pruned.
         let (live, report) = run(
-            json!({"xs": ["a"]}),
-            None,
-            json!({"xs": ["b", 1]}),
+            json!({"permissions": {"allow": ["Bash(ls)", "Read"]}}),
+            Some(json!({"permissions": {"allow": ["Bash(old)", "Read"]}})),
+            json!({"permissions": {"allow": ["mine", 1, "Bash(old)", {"x": true}, "Read", "also mine"]}}),
             &SETTINGS,
         );
-        assert_eq!(live, json!({"xs": ["a"]}));
-        assert_eq!(kinds(&report), vec![k("xs", Changed)]);
+        assert_eq!(
+            live,
+            json!({"permissions": {"allow": ["mine", 1, {"x": true}, "Read", "also mine", "Bash(ls)"]}})
+        );
+        assert_eq!(kinds(&report), vec![k("permissions.allow", Changed)]);
+
+        // No longer declared: only Nix's former strings go.
+        let (live, report) = run(
+            json!({}),
+            Some(json!({"xs": ["a", "b"]})),
+            json!({"xs": ["a", 2, "c", "b"]}),
+            &SETTINGS,
+        );
+        assert_eq!(live, json!({"xs": [2, "c"]}));
+        assert_eq!(kinds(&report), vec![k("xs", Removed)]);
+        let (live, _) = run(
+            json!({}),
+            Some(json!({"xs": ["a"]})),
+            json!({"xs": [null]}),
+            &SETTINGS,
+        );
+        assert_eq!(live, json!({"xs": [null]}), "a non-string alone is kept");
     }
 
     #[test]
@@ -852,6 +877,7 @@ mod tests {
                 change(&["projects", "/home/a/src", "allowedTools"], Released),
                 change(&["a b", "", "q\"x", "ok_-9"], Removed),
             ],
+            modes: Vec::new(),
         };
         assert_eq!(
             report.to_string(),
@@ -889,6 +915,7 @@ mod tests {
         use super::super::*;
         use proptest::prelude::*;
         use proptest::sample::select;
+        use serde_json::json;
 
         const POLICIES: [Policy; 3] = [
             SETTINGS,
@@ -976,7 +1003,7 @@ mod tests {
                                     json_patch::merge(&mut live, &Value::Object(edit));
                                 }
                                 if live_sel >= 2 {
-                                    edit_string_arrays(&mut live, &mut { bits });
+                                    edit_arrays(&mut live, &mut { bits });
                                 }
                                 live.as_object().cloned().unwrap_or_default()
                             }
@@ -992,20 +1019,26 @@ mod tests {
                 )
         }
 
-        /// Someone edits string arrays: appends an element (maybe Nix's,
-        /// maybe `u`, never Nix's) or removes the first one, as `bits` say.
-        fn edit_string_arrays(v: &mut Value, bits: &mut u64) {
+        /// Someone edits arrays: appends a string (maybe Nix's, maybe `u`,
+        /// never Nix's), removes the first element, or inserts one that is
+        /// not a string, as `bits` say.
+        fn edit_arrays(v: &mut Value, bits: &mut u64) {
             let mut take = |n: u32| {
                 let b = *bits & ((1 << n) - 1);
                 *bits = bits.rotate_right(n);
                 b
             };
             match v {
-                Value::Object(m) => m.values_mut().for_each(|v| edit_string_arrays(v, bits)),
-                Value::Array(a) if a.iter().all(Value::is_string) => match take(2) {
+                Value::Object(m) => m.values_mut().for_each(|v| edit_arrays(v, bits)),
+                Value::Array(a) => match take(2) {
                     1 => a.push(Value::from(["x", "y", "z", "u"][take(2) as usize])),
                     2 if !a.is_empty() => {
                         a.remove(0);
+                    }
+                    3 => {
+                        let at = take(2) as usize % (a.len() + 1);
+                        let other = [json!(1), json!(null), json!({"x": true}), json!(["x"])];
+                        a.insert(at, other[take(2) as usize].clone());
                     }
                     _ => {}
                 },
@@ -1015,6 +1048,12 @@ mod tests {
 
         fn foreign(keys: Vec<&'static str>) -> impl Strategy<Value = Vec<(String, Value)>> {
             prop::collection::vec((select(keys).prop_map(str::to_owned), value()), 0..3)
+        }
+
+        fn is_string_array(value: &Value) -> bool {
+            value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string))
         }
 
         /// The test's own reading of `Policy::atomic`.
@@ -1040,7 +1079,8 @@ mod tests {
         }
 
         /// What Nix neither owns nor owned: `live` without the paths under
-        /// desired or last-applied values, minus their string-set elements.
+        /// desired or last-applied values, minus their string-set elements
+        /// (a live array under a string set keeps its other elements).
         /// Containers whose every key or element is owned drop out.
         fn unowned(
             live: &Map<String, Value>,
@@ -1063,7 +1103,7 @@ mod tests {
                     if !inner.is_empty() {
                         out.insert(key.clone(), Value::Object(inner));
                     }
-                } else if is_string_array(v) && ruler.is_some_and(is_string_array) {
+                } else if v.is_array() && ruler.is_some_and(is_string_array) {
                     let owned: Vec<&Value> = [dk, lk]
                         .into_iter()
                         .flatten()
@@ -1086,15 +1126,39 @@ mod tests {
             out
         }
 
+        /// Every array in `m` reached through objects, with its path.
+        fn arrays<'v>(
+            m: &'v Map<String, Value>,
+            path: &mut Vec<String>,
+            out: &mut Vec<(Vec<String>, &'v Vec<Value>)>,
+        ) {
+            for (key, v) in m {
+                path.push(key.clone());
+                match v {
+                    Value::Object(m) => arrays(m, path, out),
+                    Value::Array(a) => out.push((path.clone(), a)),
+                    _ => {}
+                }
+                path.pop();
+            }
+        }
+
+        /// Whether `part` appears in `whole` in the same order (with other
+        /// elements in between or not).
+        fn subsequence(part: &[&Value], whole: &[Value]) -> bool {
+            let mut rest = whole.iter();
+            part.iter().all(|p| rest.any(|w| w == *p))
+        }
+
         #[derive(Debug, Clone, PartialEq)]
         enum Fact {
             Leaf(Value),
             EmptyObject,
-            StringArray,
+            Array,
             Element(Value),
         }
 
-        /// Every path of `v` with what is there, string arrays as elements.
+        /// Every path of `v` with what is there, arrays as elements.
         fn facts(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Fact)>) {
             match v {
                 Value::Object(m) if m.is_empty() => out.push((path.clone(), Fact::EmptyObject)),
@@ -1105,9 +1169,9 @@ mod tests {
                         path.pop();
                     }
                 }
-                v if is_string_array(v) => {
-                    out.push((path.clone(), Fact::StringArray));
-                    for e in v.as_array().into_iter().flatten() {
+                Value::Array(a) => {
+                    out.push((path.clone(), Fact::Array));
+                    for e in a {
                         out.push((path.clone(), Fact::Element(e.clone())));
                     }
                 }
@@ -1152,12 +1216,8 @@ mod tests {
                     }
                     _ if objects => {}
                     d if !whole && is_string_array(d) => {
-                        let holds = got.is_some_and(|g| {
-                            is_string_array(g)
-                                && d.as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .all(|e| g.as_array().is_some_and(|g| g.contains(e)))
+                        let holds = got.and_then(Value::as_array).is_some_and(|g| {
+                            d.as_array().into_iter().flatten().all(|e| g.contains(e))
                         });
                         if !holds {
                             bad.push(format!("{path:?}: string set {d} not in {got:?}"));
@@ -1206,9 +1266,7 @@ mod tests {
                     check_pruned(l, d, after, path, policy, bad);
                 } else {
                     let declared = d.and_then(Value::as_array);
-                    let live = after
-                        .filter(|a| is_string_array(a))
-                        .and_then(Value::as_array);
+                    let live = after.and_then(Value::as_array);
                     for e in l.as_array().into_iter().flatten() {
                         let dropped = !declared.is_some_and(|d| d.contains(e));
                         if dropped && live.is_some_and(|a| a.contains(e)) {
@@ -1272,7 +1330,7 @@ mod tests {
                             declared.is_some()
                                 || last == Some(v)
                         }
-                        Fact::EmptyObject | Fact::StringArray => {
+                        Fact::EmptyObject | Fact::Array => {
                             declared.is_some() || last.is_some()
                         }
                     };
@@ -1337,6 +1395,44 @@ mod tests {
                     check_pruned(last, Some(&d), Some(&after), &mut Vec::new(), &c.policy, &mut bad);
                 }
                 prop_assert!(bad.is_empty(), "{:#?}", bad);
+            }
+
+            /// A live array under a string set Nix declares or declared keeps
+            /// every element but Nix's former strings, in order, whatever
+            /// the other elements are (non-strings included).
+            #[test]
+            fn list_elements_are_never_lost(c in case()) {
+                let (after, _) = applied(&c);
+                let d = Value::Object(c.desired.clone());
+                let l = Value::Object(c.last.clone().unwrap_or_default());
+                let after = Value::Object(after);
+                let mut lists = Vec::new();
+                arrays(&c.live, &mut Vec::new(), &mut lists);
+                for (path, before) in lists {
+                    let (declared, last) = (at(&d, &path), at(&l, &path));
+                    let string_set = match declared {
+                        Some(d) => is_string_array(d),
+                        None => last.is_some_and(is_string_array),
+                    };
+                    let whole = desired_whole(&d, &path, &c.policy, false)
+                        || (1..=path.len()).any(|n| atomic(&c.policy, &path[..n]));
+                    if !string_set || whole {
+                        continue;
+                    }
+                    let holds = |v: Option<&Value>, e: &Value| {
+                        v.and_then(Value::as_array).is_some_and(|a| a.contains(e))
+                    };
+                    let kept: Vec<&Value> = before
+                        .iter()
+                        .filter(|e| !(e.is_string() && holds(last, e) && !holds(declared, e)))
+                        .collect();
+                    let now = at(&after, &path).and_then(Value::as_array);
+                    let ok = match now {
+                        Some(now) => subsequence(&kept, now),
+                        None => kept.is_empty(),
+                    };
+                    prop_assert!(ok, "at {:?}: {:?} became {:?}", path, before, now);
+                }
             }
 
             #[test]

@@ -17,6 +17,7 @@ use crate::lock;
 use crate::manifest::{Isolation, Manifest};
 use crate::registry;
 use crate::runtime;
+use crate::shown::Shown;
 
 /// Which sessions to close.
 #[derive(Debug, Clone)]
@@ -47,7 +48,7 @@ pub fn close(
     out: &mut dyn Write,
 ) -> Result<bool> {
     let acct = m.account(account)?;
-    let account_dir = acct.config_dir(home);
+    let account_dir = m.config_dir(account, home)?;
     let dirs = registry::known_dirs(&registry::state_home(home), account, &account_dir)?;
     let wanted: Option<PathBuf> = match target {
         Target::All => None,
@@ -71,7 +72,7 @@ pub fn close(
                 writeln!(
                     out,
                     "claude-accounts: a session holds {} but its record is missing or does not match the lock holder; not sending signals (see `claude-status`)",
-                    dir.display()
+                    Shown(&dir)
                 )?;
                 continue;
             }
@@ -94,7 +95,7 @@ pub fn close(
             writeln!(
                 out,
                 "claude-accounts: not closing the session in {}: the recorded pid {} does not hold its lock; see `claude-status`",
-                place.display(),
+                Shown(&place),
                 info.pid
             )?;
             ok = false;
@@ -106,7 +107,7 @@ pub fn close(
             writeln!(
                 out,
                 "closed Claude Code ({account}) in {} (pid {})",
-                place.display(),
+                Shown(&place),
                 info.pid
             )?;
             continue;
@@ -119,7 +120,7 @@ pub fn close(
                 writeln!(
                     out,
                     "killed Claude Code ({account}) in {} (pid {})",
-                    place.display(),
+                    Shown(&place),
                     info.pid
                 )?;
                 continue;
@@ -128,7 +129,7 @@ pub fn close(
         writeln!(
             out,
             "claude-accounts: Claude Code ({account}) in {} (pid {}) is still running after {} s; it may be waiting for input: close it there, or run `claude-close {account} --force`",
-            place.display(),
+            Shown(&place),
             info.pid,
             opts.timeout.as_secs()
         )?;
@@ -136,7 +137,7 @@ pub fn close(
     }
     if !found {
         let what = match &wanted {
-            Some(w) => format!("in {}", w.display()),
+            Some(w) => format!("in {}", Shown(w)),
             None => "anywhere".to_string(),
         };
         writeln!(

@@ -72,10 +72,12 @@ pub fn launch(
         args = worktree_args;
     }
     let state_home = registry::state_home(&home);
-    let account_dir = account.config_dir(&home);
-    crate::managed::create_private_dir(&account_dir)?;
+    let account_dir = m.config_dir(account_name, &home)?;
+    let mut notes: Vec<String> = crate::modes::hold_dir(&account_dir)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let rt = runtime::choose(account_name, &account_dir, isolation, &ctx, &state_home);
-    let mut notes = Vec::new();
     let fresh = runtime::create(&rt, account_name, &state_home, &mut notes)?;
 
     let info = SessionInfo {
@@ -101,7 +103,15 @@ pub fn launch(
     };
 
     let prepared = runtime::prepare(&rt, account, &home, session_lock.is_some(), fresh)?;
-    for note in notes.iter().chain(&prepared.notes) {
+    let fixes = [&prepared.settings, &prepared.claude_json]
+        .into_iter()
+        .flatten()
+        .flat_map(|(report, _)| report.modes.iter().map(ToString::to_string));
+    for note in notes
+        .into_iter()
+        .chain(prepared.notes.iter().cloned())
+        .chain(fixes)
+    {
         eprintln!("claude-accounts: {note}");
     }
     if session_lock.is_none() && !management {

@@ -198,12 +198,7 @@ pub fn try_acquire(runtime_dir: &Path, info: &SessionInfo) -> Result<Acquire> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&path)
-        .with_context(|| {
-            format!(
-                "opening the session lock {} (if it is a symlink, remove it)",
-                path.display()
-            )
-        })?;
+        .map_err(|e| open_failure(&path, &e))?;
     let deadline = Instant::now() + ACQUIRE_PATIENCE;
     loop {
         if flock(&file, libc::LOCK_EX | libc::LOCK_NB)
@@ -372,13 +367,31 @@ fn open_existing(path: &Path) -> Result<Option<File>> {
     {
         Ok(file) => Ok(Some(file)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| {
-            format!(
-                "opening the session lock {} (if it is a symlink, remove it)",
-                path.display()
-            )
-        }),
+        Err(e) => Err(open_failure(path, &e)),
     }
+}
+
+/// The error for a session lock file that cannot be opened: what is in its
+/// place and what to do.
+fn open_failure(path: &Path, err: &io::Error) -> anyhow::Error {
+    let p = path.display();
+    let what = match err.raw_os_error() {
+        Some(libc::EISDIR) => "is a directory, not the lock file claude-accounts keeps there",
+        Some(libc::ELOOP) => "is a symbolic link, which claude-accounts never follows",
+        Some(libc::EACCES | libc::EPERM) => {
+            return anyhow::anyhow!(
+                "cannot open the session lock {p}: permission denied; make it yours and writable (ls -l '{p}'), or remove it, and launch again"
+            );
+        }
+        _ => {
+            return anyhow::anyhow!(
+                "opening the session lock {p}: {err}; remove it if it is not a regular file (it holds nothing: the lock is the open file) and launch again"
+            );
+        }
+    };
+    anyhow::anyhow!(
+        "the session lock {p} {what}; move it away (mv -- '{p}' '{p}.old') and launch again (no session is running there: the lock could not even be opened)"
+    )
 }
 
 /// `flock(2)`; `Ok(false)` when a non-blocking request would block.

@@ -5,7 +5,10 @@
 //! top-level values Nix neither declares nor declared are carried through byte
 //! for byte; nothing is written when nothing changes; the record is written
 //! only after the file, so a crash in between is repaired by the next run
-//! (apply is idempotent).
+//! (apply is idempotent). Modes hold at every apply, even when nothing
+//! else changes: the file and its record never looser than 0600, the
+//! helper's state dirs beside them never looser than 0700 (see
+//! [`crate::modes`]); each repair is in the report.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::apply::{self, Policy, Report};
 use crate::jsonfile::{self, Edits, Members, Outcome, Symlinks, Wanted};
+use crate::modes::{self, ModeFix};
 
 /// Directory, inside a config dir, that holds the helper's own state.
 pub use crate::lock::STATE_DIR;
@@ -30,12 +34,15 @@ pub struct ManagedFile {
 }
 
 impl ManagedFile {
-    /// `settings.json` in `dir`.
+    /// `settings.json` in `dir` (private: it may hold `env` secrets).
     pub fn settings(dir: &Path) -> ManagedFile {
         ManagedFile::new(
             dir,
             "settings.json",
-            jsonfile::Options::settings_json(),
+            jsonfile::Options {
+                private: true,
+                ..jsonfile::Options::settings_json()
+            },
             apply::SETTINGS,
         )
     }
@@ -61,19 +68,68 @@ impl ManagedFile {
 
     /// The last-applied record, `None` before the first apply.
     pub fn last_applied(&self) -> Result<Option<Map<String, Value>>> {
-        let text = match std::fs::read_to_string(&self.record) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Ok(self.read_record()?.applied)
+    }
+
+    /// The last-applied record and its permission bits (from the `fstat`
+    /// of the open record); `(None, None)` before the first apply. Anything
+    /// but a regular file of a JSON object is refused with the fix.
+    fn read_record(&self) -> Result<Record> {
+        use std::io::Read;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let record = self.record.display();
+        let fix = format!(
+            "run again (Nix's declared keys are then taken over again; keys Nix no longer declares stay in {})",
+            self.path.display()
+        );
+        let mut file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&self.record)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Record {
+                    applied: None,
+                    mode: None,
+                });
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
+                "{record}, claude-accounts' record of what it applied to {}, is a symbolic link; remove the link (rm -- '{record}') and {fix}",
+                self.path.display()
+            ),
             Err(e) => {
-                return Err(e).with_context(|| format!("reading {}", self.record.display()));
+                return Err(e).with_context(|| {
+                    format!(
+                        "reading {record}, claude-accounts' record of what it applied; make it a file you can read (ls -l '{record}'), or remove it and {fix}"
+                    )
+                });
             }
         };
+        let meta = file
+            .metadata()
+            .map_err(|e| jsonfile::io_failure("looking at", &self.record, &e))?;
+        if !meta.is_file() {
+            anyhow::bail!(
+                "{record}, claude-accounts' record of what it applied to {}, is {}, not a file; move it away (mv -- '{record}' '{record}.old') and {fix}",
+                self.path.display(),
+                if meta.is_dir() {
+                    "a directory"
+                } else {
+                    "a FIFO, socket or device"
+                }
+            );
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .with_context(|| format!("reading {record}; remove it and {fix}"))?;
         match serde_json::from_str(&text) {
-            Ok(Value::Object(m)) => Ok(Some(m)),
+            Ok(Value::Object(m)) => Ok(Record {
+                applied: Some(m),
+                mode: Some(meta.mode() & 0o7777),
+            }),
             _ => anyhow::bail!(
-                "{} is not the JSON object claude-accounts wrote; remove it and run again (Nix's declared keys are then taken over again; keys Nix no longer declares stay in {})",
-                self.record.display(),
-                self.path.display()
+                "{record} is not the JSON object claude-accounts wrote; remove it and {fix}"
             ),
         }
     }
@@ -105,7 +161,8 @@ impl ManagedFile {
         desired: &Map<String, Value>,
         fallback_record: Option<Map<String, Value>>,
     ) -> Result<(Report, Outcome)> {
-        let last = self.last_applied()?.or(fallback_record);
+        let record = self.read_record()?;
+        let last = record.applied.or(fallback_record);
         let keys: Vec<String> = desired.keys().cloned().collect();
         // A changed declaration is a write: picking members first would
         // only add a pass over the file.
@@ -113,7 +170,7 @@ impl ManagedFile {
             keys: &keys,
             fields_of: None,
         });
-        self.apply_from(last, reads, |_| {
+        self.apply_from(last, record.mode, reads, |_| {
             Ok(Prepare {
                 desired: desired.clone(),
                 extra: Edits::new(),
@@ -138,14 +195,21 @@ impl ManagedFile {
         reads: Option<Wanted<'_>>,
         prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
     ) -> Result<(Report, Outcome)> {
-        let last = self.last_applied()?.or(fallback_record);
-        self.apply_from(last, reads, prepare)
+        let record = self.read_record()?;
+        self.apply_from(
+            record.applied.or(fallback_record),
+            record.mode,
+            reads,
+            prepare,
+        )
     }
 
-    /// [`ManagedFile::apply_with`] from the record `last`.
+    /// [`ManagedFile::apply_with`] from the record `last`, whose permission
+    /// bits were `record_mode`.
     fn apply_from(
         &self,
         last: Option<Map<String, Value>>,
+        record_mode: Option<u32>,
         reads: Option<Wanted<'_>>,
         mut prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
     ) -> Result<(Report, Outcome)> {
@@ -153,25 +217,65 @@ impl ManagedFile {
             Some(reads) => self.unchanged(reads, last.as_ref(), &mut prepare)?,
             None => None,
         };
-        let (report, desired, outcome) = match unchanged {
-            Some((report, desired)) => (report, desired, Outcome::Unchanged),
+        let (decided, outcome) = match unchanged {
+            Some(decided) => (decided, Outcome::Unchanged),
             None => {
                 let mut decided = None;
                 let outcome = jsonfile::update(&self.path, &self.opts, |doc| {
                     let (report, desired, edits) =
                         decide(doc, last.as_ref(), &self.policy, &mut prepare)?;
-                    decided = Some((report, desired));
+                    decided = Some(Decided {
+                        report,
+                        desired,
+                        mode: doc.mode(),
+                    });
                     Ok(edits)
                 })?;
-                let (report, desired) =
-                    decided.expect("update calls the edit function at least once");
-                (report, desired, outcome)
+                let decided = decided.expect("update calls the edit function at least once");
+                (decided, outcome)
             }
         };
-        if last.as_ref() != Some(&desired) {
+        let Decided {
+            mut report,
+            desired,
+            mode,
+        } = decided;
+        let record_written = last.as_ref() != Some(&desired);
+        if record_written {
             self.write_record(&desired)?;
         }
+        report.modes = self.hold_modes(
+            (mode, outcome == Outcome::Written),
+            (record_mode, record_written),
+        )?;
         Ok((report, outcome))
+    }
+
+    /// Makes the helper's state dirs beside the file, the file and its
+    /// record private, from the permission bits `(mode, rewritten)` of the
+    /// file and of the record as read (a rewritten one is already private:
+    /// [`jsonfile`] writes private files so); returns the repairs.
+    fn hold_modes(
+        &self,
+        file: (Option<u32>, bool),
+        record: (Option<u32>, bool),
+    ) -> Result<Vec<ModeFix>> {
+        let mut fixes = Vec::new();
+        let records = self.record.parent().expect("record has a parent");
+        for dir in [records.parent().expect("in a state dir"), records] {
+            fixes.extend(modes::hold_existing_dir(dir)?);
+        }
+        for (path, (mode, rewritten)) in [(&self.path, file), (&self.record, record)] {
+            let Some(mode) = mode.filter(|_| self.opts.private) else {
+                continue;
+            };
+            fixes.extend(if rewritten {
+                modes::fix_of(path, mode)
+            } else {
+                modes::hold(path, mode)?
+            });
+        }
+        Ok(fixes)
     }
 
     /// The report and declared keys, when the members `reads` and `last`
@@ -182,7 +286,7 @@ impl ManagedFile {
         reads: Wanted<'_>,
         last: Option<&Map<String, Value>>,
         prepare: &mut impl FnMut(&dyn Members) -> Result<Prepare>,
-    ) -> Result<Option<(Report, Map<String, Value>)>> {
+    ) -> Result<Option<Decided>> {
         let mut keys = reads.keys.to_vec();
         for key in last.into_iter().flat_map(|l| l.keys()) {
             if !keys.contains(key) {
@@ -204,7 +308,11 @@ impl ManagedFile {
         let holds = edits
             .iter()
             .all(|(key, edit)| picked.holds(key, edit.as_ref()));
-        Ok(holds.then_some((report, desired)))
+        Ok(holds.then_some(Decided {
+            report,
+            desired,
+            mode: picked.mode,
+        }))
     }
 
     fn write_record(&self, desired: &Map<String, Value>) -> Result<()> {
@@ -218,10 +326,28 @@ impl ManagedFile {
             &jsonfile::Options {
                 symlinks: Symlinks::Refuse,
                 durable: self.opts.durable,
+                private: true,
                 ..jsonfile::Options::settings_json()
             },
         )
     }
+}
+
+/// The last-applied record as read.
+struct Record {
+    /// The declared keys of the last apply; `None` before the first.
+    applied: Option<Map<String, Value>>,
+    /// Its permission bits (from the `fstat` of the open record).
+    mode: Option<u32>,
+}
+
+/// What an apply decided from the file as read.
+struct Decided {
+    report: Report,
+    /// The declared keys (the next record).
+    desired: Map<String, Value>,
+    /// The file's permission bits as read.
+    mode: Option<u32>,
 }
 
 /// What [`ManagedFile::apply_with`] applies.
@@ -291,11 +417,11 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
             dir.display()
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("inspecting {}", dir.display())),
+        Err(e) => return Err(jsonfile::io_failure("looking at", dir, &e)),
     }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("creating directory {}", dir.display()))
+        .map_err(|e| jsonfile::io_failure("creating the directory", dir, &e))
 }

@@ -159,11 +159,6 @@ pub fn home_dir() -> Result<PathBuf> {
 }
 
 impl Account {
-    /// The account dir with `~` expanded.
-    pub fn config_dir(&self, home: &Path) -> PathBuf {
-        expand_home(&self.config_dir, home)
-    }
-
     /// Declared `mcpServers` (an empty map when none are declared).
     pub fn mcp_servers(&self) -> Map<String, Value> {
         match self.claude_json.get("mcpServers") {
@@ -188,6 +183,22 @@ impl Manifest {
             Err(problems) => problems,
         };
         anyhow::bail!("{}", Problems(problems))
+    }
+
+    /// The real path of account `name`'s config dir, checked to be a
+    /// directory of its own under `home` and to overlap no other account's
+    /// (see [`crate::configdir`]); an error naming the path and the fix
+    /// otherwise. Every command uses this path, never `configDir` as written.
+    pub fn config_dir(&self, name: &str, home: &Path) -> Result<PathBuf> {
+        self.account(name)?;
+        crate::configdir::resolve_all(self, home)
+            .remove(name)
+            .expect("every account is resolved")
+    }
+
+    /// [`Manifest::config_dir`] of every account, by name.
+    pub fn config_dirs(&self, home: &Path) -> BTreeMap<&str, Result<PathBuf>> {
+        crate::configdir::resolve_all(self, home)
     }
 
     /// The account named `name`, or an error listing the known accounts.
@@ -336,7 +347,7 @@ pub fn validate(m: &Manifest) -> Vec<String> {
             m.store_dir
         ));
     }
-    let mut dirs: BTreeMap<PathBuf, &str> = BTreeMap::new();
+    problems.extend(crate::configdir::lexical_problems(m));
     for (name, a) in &m.accounts {
         let at = |field: &str| format!("accounts.{name}.{field}");
         if name.is_empty()
@@ -354,22 +365,6 @@ pub fn validate(m: &Manifest) -> Vec<String> {
                 at("configDir"),
                 a.config_dir
             ));
-        } else {
-            let key = normalize(&a.config_dir);
-            if key == Path::new("~") || key == Path::new("/") {
-                problems.push(format!(
-                    "{}: {:?} is not a dedicated directory; use e.g. ~/.claude-{name}",
-                    at("configDir"),
-                    a.config_dir
-                ));
-            }
-            if let Some(other) = dirs.insert(key, name) {
-                problems.push(format!(
-                    "{}: {:?} is also the config dir of account {other:?}; give every account its own configDir",
-                    at("configDir"),
-                    a.config_dir
-                ));
-            }
         }
         if a.claude.as_os_str().is_empty() {
             problems.push(format!("{}: must name the claude executable", at("claude")));
@@ -639,7 +634,7 @@ mod tests {
             "settings.mcpServers",
             "CLAUDE_CONFIG_DIR",
             "mcpServers.bad: a http server needs a \"url\"",
-            "is also the config dir of account",
+            "is account \"max\"'s config dir",
             "accounts.broken",
             "manifest version 1, not 9",
         ] {

@@ -15,6 +15,7 @@ use crate::lock::{self, SessionInfo};
 use crate::manifest::{Isolation, Manifest};
 use crate::registry;
 use crate::runtime::{self, Runtime};
+use crate::shown::Shown;
 
 /// The status of all accounts.
 #[derive(Debug, Serialize)]
@@ -31,6 +32,8 @@ pub struct AccountStatus {
     pub isolation: Isolation,
     pub single_instance: bool,
     pub runtimes: Vec<RuntimeStatus>,
+    /// Why the config dir cannot be used (then no runtime is listed).
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,11 +66,25 @@ pub struct RuntimeStatus {
 pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> {
     let state_home = registry::state_home(home);
     let mut accounts = Vec::new();
+    let mut config_dirs = m.config_dirs(home);
     for (name, account) in &m.accounts {
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        let account_dir = account.config_dir(home);
+        let account_dir = match config_dirs.remove(name.as_str()).expect("resolved") {
+            Ok(dir) => dir,
+            Err(e) => {
+                accounts.push(AccountStatus {
+                    name: name.clone(),
+                    config_dir: account.config_dir.clone(),
+                    isolation: account.isolation,
+                    single_instance: account.single_instance,
+                    runtimes: Vec::new(),
+                    error: Some(format!("{e:#}")),
+                });
+                continue;
+            }
+        };
         let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
         let mut runtimes = Vec::new();
         for dir in dirs {
@@ -124,6 +141,7 @@ pub fn collect(m: &Manifest, home: &Path, only: Option<&str>) -> Result<Status> 
             isolation: account.isolation,
             single_instance: account.single_instance,
             runtimes,
+            error: None,
         });
     }
     Ok(Status { accounts })
@@ -140,14 +158,15 @@ fn sort_changes(file: &str, report: &Report, pending: &mut Vec<String>, drift: &
     }
 }
 
-/// Prints the status for people.
+/// Prints the status for people: one line per fact, paths and messages
+/// with their control characters escaped ([`Shown`]).
 pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
     for a in &status.accounts {
         writeln!(
             out,
             "{}  {}  (isolation {}{})",
-            a.name,
-            a.config_dir.display(),
+            Shown(&a.name),
+            Shown(&a.config_dir),
             a.isolation,
             if a.single_instance {
                 ", one session per runtime"
@@ -155,11 +174,14 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 ""
             }
         )?;
+        if let Some(e) = &a.error {
+            writeln!(out, "  error    {}", Shown(e))?;
+        }
         for r in &a.runtimes {
             let place = match (&r.worktree, r.kind) {
                 (_, "account") => "account dir".to_string(),
-                (Some(w), _) => w.display().to_string(),
-                (None, _) => r.dir.display().to_string(),
+                (Some(w), _) => Shown(w).to_string(),
+                (None, _) => Shown(&r.dir).to_string(),
             };
             let state = match &r.session {
                 Some(s) if r.orphaned => format!(
@@ -182,13 +204,13 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
             };
             writeln!(out, "  {place:<40} {state}")?;
             if r.kind != "account" {
-                writeln!(out, "  {:<40} {}", "", r.dir.display())?;
+                writeln!(out, "  {:<40} {}", "", Shown(&r.dir))?;
             }
             for p in &r.pending {
-                writeln!(out, "    pending  {p}")?;
+                writeln!(out, "    pending  {}", Shown(p))?;
             }
             for d in &r.drift {
-                writeln!(out, "    drifted  {d}")?;
+                writeln!(out, "    drifted  {}", Shown(d))?;
             }
             for f in &r.foreign {
                 writeln!(
@@ -198,7 +220,7 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 )?;
             }
             if let Some(e) = &r.error {
-                writeln!(out, "    error    {e}")?;
+                writeln!(out, "    error    {}", Shown(e))?;
             }
         }
     }
@@ -209,11 +231,12 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
 /// known dir of every account (or one).
 pub fn diff(m: &Manifest, home: &Path, only: Option<&str>, out: &mut dyn Write) -> Result<()> {
     let state_home = registry::state_home(home);
+    let mut config_dirs = m.config_dirs(home);
     for (name, account) in &m.accounts {
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        let account_dir = account.config_dir(home);
+        let account_dir = config_dirs.remove(name.as_str()).expect("resolved")?;
         let dirs = registry::known_dirs(&state_home, name, &account_dir)?;
         for dir in dirs.into_iter().filter(|d| d.exists()) {
             let rt = Runtime::known(&dir, &account_dir);
@@ -225,7 +248,7 @@ pub fn diff(m: &Manifest, home: &Path, only: Option<&str>, out: &mut dyn Write) 
                 writeln!(
                     out,
                     "{name}: {}\n{}",
-                    dir.join(file).display(),
+                    Shown(dir.join(file)),
                     serde_json::to_string_pretty(&report.to_patch())?
                 )?;
             }

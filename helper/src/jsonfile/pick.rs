@@ -48,6 +48,8 @@ pub struct Picked {
     /// The wanted fields of the wanted member; `None` when there is no such
     /// object.
     pub fields: Option<Map<String, Value>>,
+    /// The file's permission bits, when it was looked at.
+    pub mode: Option<u32>,
     /// What was asked for, so that [`Members`] can refuse anything else.
     asked: Asked,
 }
@@ -115,6 +117,9 @@ impl Members for Picked {
             }
             _ => Err(anyhow!("the fields of {key:?} {member:?} were not picked")),
         }
+    }
+    fn mode(&self) -> Option<u32> {
+        self.mode
     }
 }
 
@@ -289,7 +294,7 @@ fn member_value(text: &[u8], indent: usize, last: bool) -> Option<Range<usize>> 
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::value_strategy;
+    use super::super::document::tests::value_strategy;
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;

@@ -94,7 +94,7 @@ impl<'m> Env<'m> {
     /// The config dirs of `account` to search: the account dir and its
     /// registered runtime dirs.
     fn config_dirs(&self, account: &str) -> Result<Vec<PathBuf>> {
-        let dir = self.m.account(account)?.config_dir(&self.home);
+        let dir = self.m.config_dir(account, &self.home)?;
         registry::known_dirs(&self.state_home, account, &dir)
     }
 
@@ -107,10 +107,8 @@ impl<'m> Env<'m> {
             .collect()
     }
 
-    fn account_projects(&self, account: &str) -> PathBuf {
-        self.m.accounts[account]
-            .config_dir(&self.home)
-            .join("projects")
+    fn account_projects(&self, account: &str) -> Result<PathBuf> {
+        Ok(self.m.config_dir(account, &self.home)?.join("projects"))
     }
 }
 
@@ -614,7 +612,7 @@ fn bring(env: &Env, name: &str, id: &str, account: &str, out: &mut dyn Write) ->
         .map(|(a, _)| a.clone())
         .expect("newest is one of them");
     if holder != account {
-        let projects = env.account_projects(account);
+        let projects = env.account_projects(account)?;
         match transcripts::copy_into(&newest.path, &projects)? {
             Copied::Same(_) => {}
             Copied::To(to) => writeln!(

@@ -479,7 +479,8 @@ fn sigkill_mid_write_never_leaves_a_partial_file() {
 }
 
 /// Unreadable files and read-only directories, checked as an unprivileged
-/// user (root ignores file modes, so as root the helper runs as `nobody`).
+/// user (root ignores file modes, so as root the helper runs as `nobody`,
+/// who then owns the account, as a user owns theirs).
 #[test]
 fn unreadable_file_and_read_only_dir_are_refused_untouched() {
     let mut env = TestEnv::new();
@@ -487,8 +488,11 @@ fn unreadable_file_and_read_only_dir_are_refused_untouched() {
     let dir = env.account_dir("max");
     let as_root = unsafe { libc::geteuid() } == 0;
     let manifest = env.write_manifest();
+    // The build's binary may lie where `nobody` cannot reach it.
+    let helper = crate::common::RunnableByAnyone::new(Path::new(HELPER));
     let run = |env: &TestEnv| {
-        let mut cmd = env.helper(&env.home);
+        let mut cmd = std::process::Command::new(&helper.path);
+        env.hermetic(&mut cmd, &env.home);
         cmd.arg("activate").arg("--manifest").arg(&manifest);
         if as_root {
             // SAFETY: only async-signal-safe calls between fork and exec.
@@ -511,6 +515,9 @@ fn unreadable_file_and_read_only_dir_are_refused_untouched() {
     }
     // Everything readable to the unprivileged user but the file under test.
     chmod_tree(&dir);
+    if as_root {
+        chown_tree(&dir, 65534);
+    }
     // Unreadable .claude.json.
     let claude = dir.join(".claude.json");
     std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o000)).unwrap();
@@ -528,9 +535,7 @@ fn unreadable_file_and_read_only_dir_are_refused_untouched() {
     let settings = dir.join("settings.json");
     std::fs::set_permissions(&settings, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&settings, "{\"model\": \"haiku\"}").unwrap();
-    if !as_root {
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
-    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     let before = file_state(&settings);
     let out = run(&env);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -538,6 +543,19 @@ fn unreadable_file_and_read_only_dir_are_refused_untouched() {
     let err = stderr(&out);
     assert!(err.contains(&dir.display().to_string()), "{err}");
     assert_eq!(file_state(&settings), before);
+}
+
+/// Owner and group `id`, below and including `dir`.
+fn chown_tree(dir: &Path, id: u32) {
+    std::os::unix::fs::lchown(dir, Some(id), Some(id)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+            chown_tree(&path, id);
+        } else {
+            std::os::unix::fs::lchown(&path, Some(id), Some(id)).unwrap();
+        }
+    }
 }
 
 /// Directories 0755, files 0644, below and including `dir`.

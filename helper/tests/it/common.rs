@@ -165,3 +165,36 @@ pub fn fd_targets(pid: u32) -> Vec<PathBuf> {
         .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
         .collect()
 }
+
+/// A copy of a binary that any user may run, in its own temporary dir.
+///
+/// The tests that drop root's privileges run a binary as `nobody`; the
+/// build's own binaries lie in the checkout, which may be under a folder
+/// others cannot traverse (a clone inside a 0700 `mktemp -d`). The copy lies
+/// in the system's temporary dir, in a dir of mode 0755, and is removed with
+/// this value.
+pub struct RunnableByAnyone {
+    dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl RunnableByAnyone {
+    pub fn new(binary: &Path) -> RunnableByAnyone {
+        let dir = tempfile::Builder::new()
+            .prefix("claude-accounts-it-bin.")
+            .tempdir()
+            .expect("a temporary dir for a copy of the binary");
+        set_mode(dir.path(), 0o755);
+        let name = binary.file_name().expect("a binary has a file name");
+        let path = dir.path().join(name);
+        fs::copy(binary, &path)
+            .unwrap_or_else(|e| panic!("copying {} to {}: {e}", binary.display(), path.display()));
+        set_mode(&path, 0o755);
+        RunnableByAnyone { dir, path }
+    }
+
+    /// The dir holding the copy (traversable by anyone: a cwd for the child).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}

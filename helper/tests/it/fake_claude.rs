@@ -348,7 +348,9 @@ fn set_model_fails_like_claude_on_a_read_only_target() {
     let link = sb.config.join("settings.json");
     symlink(&real, &link).unwrap();
 
-    let mut cmd = sb.fake();
+    // The build's binary may lie where `nobody` cannot reach it.
+    let fake = RunnableByAnyone::new(Path::new(FAKE_CLAUDE));
+    let mut cmd = sb.fake_from(&fake.path);
     cmd.env("FAKE_CLAUDE_ACTIONS", "set-model:opus");
     if is_root() {
         // Root ignores permission bits: run the fake as `nobody`.

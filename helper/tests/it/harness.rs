@@ -264,7 +264,12 @@ impl TestEnv {
     /// The fake claude run directly, with a clean environment: only `PATH`,
     /// `HOME`, `CLAUDE_CONFIG_DIR=<config>`, in `<work>`.
     pub fn fake(&self) -> Command {
-        let mut cmd = Command::new(FAKE_CLAUDE);
+        self.fake_from(Path::new(FAKE_CLAUDE))
+    }
+
+    /// [`TestEnv::fake`], run from the binary at `program` (a copy of it).
+    pub fn fake_from(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)

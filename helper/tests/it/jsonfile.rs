@@ -338,7 +338,10 @@ fn run_unprivileged(case: &str, path: &Path) {
     let nobody = nix::unistd::User::from_name("nobody")
         .unwrap()
         .expect("a `nobody` user to drop root privileges to");
-    let out = Command::new(std::env::current_exe().unwrap())
+    // This test binary may lie where `nobody` cannot reach it.
+    let exe = crate::common::RunnableByAnyone::new(&std::env::current_exe().unwrap());
+    let out = Command::new(&exe.path)
+        .current_dir(exe.dir())
         .args(["--exact", "jsonfile::unprivileged_child", "--ignored"])
         .env(CHILD_CASE, format!("{case}:{}", path.display()))
         .uid(nobody.uid.as_raw())

@@ -4,12 +4,16 @@
 mod activate;
 mod claude_worktree;
 mod common;
+mod configdir;
 mod context;
+mod escaping;
 mod fake_claude;
 mod harness;
 mod jsonfile;
 mod launch;
+mod modes;
 mod real;
+mod refusals;
 mod session;
 mod session_lock;
 mod sync;

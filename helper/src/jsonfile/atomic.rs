@@ -1,0 +1,339 @@
+//! Atomic writes: a temp file next to the target, fsync, rename, fsync of
+//! the directory; and the error of each step, with what to do.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, anyhow};
+
+use super::{Disk, LockDir, Options, TEMP_MARK, dir_of};
+
+/// Writes a new version of `disk.target` through a temp file. With `verify`,
+/// gives up (returns false, nothing written) when `disk.checks` no longer
+/// hold under the lock.
+pub(super) fn commit(
+    path: &Path,
+    disk: &Disk,
+    opts: &Options,
+    verify: bool,
+    body: impl FnOnce(&mut BufWriter<WriteBack<'_>>) -> io::Result<()>,
+) -> Result<bool> {
+    let target = &disk.target;
+    let dir = dir_of(target);
+    let mut tmp = TempFile::create(path, target)?;
+    let fail = |step: Step, e: io::Error| write_failure(&e, step, path, dir);
+    let mut out = BufWriter::with_capacity(1 << 18, WriteBack::new(&tmp.file));
+    body(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    drop(out);
+    let mode = match disk.mode {
+        None => 0o600,
+        Some(mode) if opts.private => mode & 0o700,
+        Some(mode) => mode,
+    };
+    tmp.file
+        .set_permissions(Permissions::from_mode(mode))
+        .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    if let Some((uid, gid)) = disk.owner
+        && nix::unistd::geteuid().is_root()
+        && (uid, gid) != (0, 0)
+    {
+        std::os::unix::fs::fchown(&tmp.file, Some(uid), Some(gid))
+            .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    }
+    if opts.durable {
+        tmp.file
+            .sync_all()
+            .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    }
+    let lock = match opts.lock_dir {
+        true => Some(LockDir::acquire(path, target, opts.lock_timeout)?),
+        false => None,
+    };
+    if verify && !disk.still_current()? {
+        return Ok(false);
+    }
+    fs::rename(&tmp.path, target).map_err(|e| fail(Step::Rename, e))?;
+    tmp.renamed = true;
+    drop(lock);
+    if !opts.durable {
+        return Ok(true);
+    }
+    sync_dir(dir).with_context(|| {
+        format!(
+            "{} was replaced, but flushing its directory {} to disk failed; the new content may be \
+             lost if the machine crashes now",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    Ok(true)
+}
+
+/// Writes to a file and, every [`WriteBack::EVERY`] bytes, asks the kernel
+/// to start writing what was written so far to disk (Linux
+/// `sync_file_range`), so that the fsync after the last byte has little
+/// left to wait for: the disk works while the rest is still being copied.
+/// Only a hint; durability comes from that fsync.
+pub(super) struct WriteBack<'f> {
+    file: &'f File,
+    written: u64,
+    started: u64,
+}
+
+impl<'f> WriteBack<'f> {
+    const EVERY: u64 = 4 << 20;
+
+    fn new(file: &'f File) -> WriteBack<'f> {
+        WriteBack {
+            file,
+            written: 0,
+            started: 0,
+        }
+    }
+}
+
+impl Write for WriteBack<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = (self.started + Self::EVERY - self.written) as usize;
+        let n = (&*self.file).write(&buf[..buf.len().min(room)])?;
+        self.written += n as u64;
+        if self.written - self.started >= Self::EVERY {
+            start_writeback(self.file, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range only reads its integer arguments, and the
+    // descriptor stays open for the call. Errors are left to the fsync.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        )
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()), // not supported here
+        other => other,
+    }
+}
+
+pub(super) fn temp_prefix(target: &Path) -> Result<String> {
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow!("{} has no usable file name", target.display()))?;
+    Ok(format!(".{name}{TEMP_MARK}"))
+}
+
+pub(super) fn pid_alive(pid: i32) -> bool {
+    use nix::errno::Errno;
+    pid == std::process::id() as i32
+        || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) != Err(Errno::ESRCH)
+}
+
+/// A temporary file of ours next to the target; removed when dropped unless
+/// it was renamed into place.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+    renamed: bool,
+}
+
+impl TempFile {
+    fn create(path: &Path, target: &Path) -> Result<TempFile> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let dir = dir_of(target);
+        let prefix = temp_prefix(target)?;
+        loop {
+            let n = SEQ.fetch_add(1, Ordering::Relaxed);
+            let tmp = dir.join(format!("{prefix}{}.{n}", std::process::id()));
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&tmp)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path: tmp,
+                        file,
+                        renamed: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(write_failure(&e, Step::Create, path, dir)),
+            }
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The step of a commit that failed.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Step<'p> {
+    Create,
+    Write(&'p Path),
+    Lock(&'p Path),
+    Rename,
+}
+
+/// The error for a failed commit step: the reason and what to do for the
+/// errno values a user can act on, always saying that `path` is unchanged.
+/// `dir` is the directory the temp file and the lock live in.
+pub(super) fn write_failure(err: &io::Error, step: Step, path: &Path, dir: &Path) -> anyhow::Error {
+    let (p, d) = (path.display(), dir.display());
+    let doing = match step {
+        Step::Create => format!("creating a temporary file in {d}"),
+        Step::Write(tmp) => format!("writing {}", tmp.display()),
+        Step::Lock(lock) => format!("creating the lock {}", lock.display()),
+        Step::Rename => format!("replacing {p}"),
+    };
+    let unchanged = format!("{p} is unchanged");
+    let message = match err.raw_os_error() {
+        Some(libc::ENOSPC) => format!(
+            "{doing}: the disk is full (no space left on the file system holding {d}); free space \
+             and run again; {unchanged}"
+        ),
+        Some(libc::EDQUOT) => format!(
+            "{doing}: the disk is full for you (your disk quota on the file system holding {d} is \
+             used up); free space and run again; {unchanged}"
+        ),
+        Some(libc::EFBIG) => format!(
+            "{doing}: the disk is full or the file too large (the file size limit, ulimit -f, \
+             was reached); raise the limit or free space and run again; {unchanged}"
+        ),
+        Some(libc::EROFS) => format!(
+            "cannot create a file in {d}: the file system is read-only (the Nix store?); make \
+             {d} writable and run again; {unchanged}"
+        ),
+        Some(libc::EACCES | libc::EPERM) => format!(
+            "cannot create a file in {d}: permission denied; make {d} writable by you (check its \
+             owner and mode: ls -ld {d}) and run again; {unchanged}"
+        ),
+        Some(libc::ENOENT) if matches!(step, Step::Create) => format!(
+            "cannot create a file in {d}: the directory does not exist; create it and run again; \
+             {unchanged}"
+        ),
+        Some(libc::EIO) => format!(
+            "{doing}: input/output error; the disk may be failing (see dmesg); check it and run \
+             again; {unchanged}"
+        ),
+        Some(libc::EBUSY | libc::EXDEV) => format!(
+            "{doing}: {p} cannot be replaced by a rename (is it a mount point?); make it a plain \
+             file and run again; {unchanged}"
+        ),
+        _ => format!("{doing}: {err}; fix that and run again; {unchanged}"),
+    };
+    anyhow!(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_back_writes_everything_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let file = File::create(&path).unwrap();
+        let content: Vec<u8> = (0..2 * WriteBack::EVERY + 12_345)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let mut w = BufWriter::with_capacity(1 << 18, WriteBack::new(&file));
+        let (head, rest) = content.split_at(1000);
+        w.write_all(head).unwrap(); // buffered
+        w.write_all(rest).unwrap(); // larger than the buffer: in pieces
+        w.flush().unwrap();
+        drop(w);
+        assert!(fs::read(&path).unwrap() == content);
+    }
+
+    #[test]
+    fn write_failures_say_why_what_to_do_and_that_the_file_is_unchanged() {
+        let path = Path::new("/home/u/.claude.json");
+        let dir = Path::new("/home/u");
+        let tmp = Path::new("/home/u/..claude.json.tmp.claude-accounts.1.0");
+        let cases: [(i32, Step, &str); 9] = [
+            (
+                libc::ENOSPC,
+                Step::Write(tmp),
+                "the disk is full (no space left",
+            ),
+            (libc::EDQUOT, Step::Write(tmp), "disk quota"),
+            (libc::EFBIG, Step::Write(tmp), "ulimit -f"),
+            (
+                libc::EROFS,
+                Step::Create,
+                "cannot create a file in /home/u: the file system is read-only",
+            ),
+            (
+                libc::EACCES,
+                Step::Create,
+                "cannot create a file in /home/u: permission denied",
+            ),
+            (
+                libc::EPERM,
+                Step::Rename,
+                "cannot create a file in /home/u: permission denied",
+            ),
+            (libc::ENOENT, Step::Create, "the directory does not exist"),
+            (libc::EIO, Step::Write(tmp), "input/output error"),
+            (
+                libc::EXDEV,
+                Step::Rename,
+                "replacing /home/u/.claude.json: /home/u/.claude.json cannot be replaced by a rename",
+            ),
+        ];
+        for (errno, step, reason) in cases {
+            let message =
+                write_failure(&io::Error::from_raw_os_error(errno), step, path, dir).to_string();
+            assert!(message.contains(reason), "errno {errno}: {message}");
+            assert!(
+                message.ends_with("/home/u/.claude.json is unchanged"),
+                "errno {errno}: {message}"
+            );
+            assert!(message.contains("run again"), "errno {errno}: {message}");
+        }
+        let other = write_failure(
+            &io::Error::from_raw_os_error(libc::ENAMETOOLONG),
+            Step::Lock(Path::new("/home/u/.claude.json.lock")),
+            path,
+            dir,
+        )
+        .to_string();
+        assert!(
+            other.starts_with("creating the lock /home/u/.claude.json.lock: File name too long"),
+            "{other}"
+        );
+        assert!(other.ends_with("is unchanged"), "{other}");
+    }
+}
