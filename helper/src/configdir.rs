@@ -366,7 +366,7 @@ mod tests {
                     "seedKeys": [], "projectSeedKeys": [], "assets": [], "isolation": "account",
                     "singleInstance": true, "environment": {}, "environmentFiles": [],
                     "secretFiles": {}, "oauthTokenFile": null, "trustedProjects": [],
-                    "mcpOverlay": null
+                    "mcpOverlay": null, "profiles": {}
                 });
                 (name.to_string(), account)
             })
