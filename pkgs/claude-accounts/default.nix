@@ -1,7 +1,8 @@
 # The claude-accounts helper. The Rust tests run in checkPhase (with git, for
-# the worktree tests); the `fake-claude` test binary, which imitates how Claude
-# Code writes its files, goes to the separate output `fake` for the NixOS VM
-# tests and never into the user's profile.
+# the worktree tests); the test binaries `fake-claude`, which imitates how
+# Claude Code writes its files, and `fake-mcp`, a stdio MCP server, go to the
+# separate output `fake` for the NixOS VM tests and never into the user's
+# profile.
 {
   lib,
   stdenv,
@@ -58,9 +59,14 @@ rustPlatform.buildRustPackage {
   # tests run only on Linux.
   doCheck = stdenv.hostPlatform.isLinux;
 
-  # Needs root to create a repository owned by another user (it asserts
-  # so); the build sandbox runs the tests unprivileged. .ci/run runs it.
-  checkFlags = [ "--skip=a_repository_of_another_user_is_gits_call" ];
+  # The first needs root to create a repository owned by another user (it
+  # asserts so); the build sandbox runs the tests unprivileged. The
+  # real-Claude tier (tests/it/real) installs Claude Code from npm, which the
+  # sandbox cannot reach. .ci/run runs both.
+  checkFlags = [
+    "--skip=a_repository_of_another_user_is_gits_call"
+    "--skip=real::"
+  ];
 
   # The integration tests create git repositories and worktrees.
   preCheck = ''
@@ -70,11 +76,13 @@ rustPlatform.buildRustPackage {
   '';
 
   postInstall = ''
-    moveToOutput bin/fake-claude "$fake"
-    if [ ! -x "$fake/bin/fake-claude" ]; then
-      echo "claude-accounts: the fake-claude test binary was not built" >&2
-      exit 1
-    fi
+    for test_bin in fake-claude fake-mcp; do
+      moveToOutput "bin/$test_bin" "$fake"
+      if [ ! -x "$fake/bin/$test_bin" ]; then
+        echo "claude-accounts: the $test_bin test binary was not built" >&2
+        exit 1
+      fi
+    done
   ''
   + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
     installShellCompletion --cmd claude-accounts \

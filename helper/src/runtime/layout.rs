@@ -38,32 +38,28 @@ use crate::managed::{self, STATE_DIR};
 /// Directories created in the account dir when missing, so that their links
 /// resolve before Claude first writes there (Claude cannot `mkdir` through a
 /// dangling link): what sessions of several worktrees share while they run.
+///
+/// Not the entries Nix may own ([`crate::manifest::ASSET_NAMES`]: `agents/`,
+/// `commands/`, ...): an empty directory made there would stand in the way
+/// of Home Manager's link when the user declares them later. The account's
+/// are linked when it has them; one Claude creates in a runtime dir moves to
+/// the account when the session ends.
 pub const ACCOUNT_DIRS: &[&str] = &[
-    "agents",
-    "commands",
     "file-history",
-    "hooks",
-    "output-styles",
     "plans",
     "plugins",
     "projects",
-    "rules",
     "session-env",
     "sessions",
     "shell-snapshots",
-    "skills",
     "state",
     "todos",
 ];
 
 /// Files linked even before the account has them: Claude creates them
-/// through the link, in the account dir.
-pub const ACCOUNT_FILES: &[&str] = &[
-    "CLAUDE.md",
-    "history.jsonl",
-    "keybindings.json",
-    "settings.json",
-];
+/// through the link, in the account dir. (Not `CLAUDE.md`, which Nix may
+/// own: see [`ACCOUNT_DIRS`].)
+pub const ACCOUNT_FILES: &[&str] = &["history.jsonl", "keybindings.json", "settings.json"];
 
 /// The credentials file Claude Code keeps in its secure-storage dir on Linux.
 pub const CREDENTIALS: &str = ".credentials.json";
@@ -550,6 +546,34 @@ mod tests {
         assert_eq!(
             foreign_entries(&rt, &acct).unwrap(),
             vec![rt.join(CREDENTIALS), rt.join("projects")]
+        );
+    }
+
+    #[test]
+    fn nothing_is_made_in_the_account_where_nix_may_link_an_asset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (rt, acct) = (tmp.path().join("rt"), tmp.path().join("acct"));
+        std::fs::create_dir_all(rt.join(STATE_DIR)).unwrap();
+        std::fs::create_dir_all(&acct).unwrap();
+        link(&rt, &acct, true).unwrap();
+        for name in crate::manifest::ASSET_NAMES {
+            assert!(
+                std::fs::symlink_metadata(acct.join(name)).is_err(),
+                "{name} made in the account"
+            );
+            assert!(
+                !ACCOUNT_DIRS.contains(name) && !ACCOUNT_FILES.contains(name),
+                "{name}"
+            );
+        }
+        // A directory Claude made in the runtime moves to the account.
+        std::fs::create_dir(rt.join("agents")).unwrap();
+        std::fs::write(rt.join("agents/mine.md"), "---\nname: mine\n---\n").unwrap();
+        link(&rt, &acct, true).unwrap();
+        assert!(acct.join("agents/mine.md").is_file());
+        assert_eq!(
+            std::fs::read_link(rt.join("agents")).unwrap(),
+            acct.join("agents")
         );
     }
 }

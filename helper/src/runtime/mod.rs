@@ -347,8 +347,17 @@ pub fn finish(rt: &Runtime, account: &Account, home: &Path, locked: bool) -> Res
     if rt.is_account_dir() {
         return Ok(Vec::new());
     }
+    if std::fs::symlink_metadata(rt.dir.join(".claude.json")).is_err()
+        && std::fs::symlink_metadata(&rt.dir).is_err()
+    {
+        // Claude Code removes a clean `-w` worktree when its session ends,
+        // git dir and runtime dir with it: there is nothing left to share.
+        return Ok(Vec::new());
+    }
     let mut notes = claude_json::finish(rt, &ManagedFile::claude_json(&rt.dir), account, home)?;
-    if locked && !rt.is_ephemeral() {
+    if locked {
+        // A throwaway session dir too: what Claude made there that is not
+        // the account's yet would go with the dir.
         notes.extend(layout::link(&rt.dir, &rt.account_dir, true)?.notes);
     }
     Ok(notes)

@@ -234,7 +234,27 @@ pub enum Newer {
 }
 
 /// The three-way merge of `account` and `runtime` from `base`.
+///
+/// A side that lost every top-level key the base holds was reset (Claude
+/// Code replaces a `.claude.json` it cannot parse by a fresh one): its
+/// losses are not changes to propagate. The merge then runs as for a new
+/// runtime, from no base: what either side holds is kept and copied to the
+/// other, so the reset side is restored, and nothing is removed.
 pub fn merge(account: &Values, runtime: &Values, base: &Values, newer: Newer) -> Plan {
+    let reset = |side: &Values| !base.top.is_empty() && side.top.is_empty();
+    if reset(account) || reset(runtime) {
+        let mut plan = merge_from(account, runtime, &Values::default(), newer);
+        plan.conflicts.push(format!(
+            "the {} .claude.json had lost its account-wide keys (reset by Claude Code after damage?); restored them from the {}",
+            if reset(account) { "account's" } else { "worktree's" },
+            if reset(account) { "worktree's" } else { "account's" },
+        ));
+        return plan;
+    }
+    merge_from(account, runtime, base, newer)
+}
+
+fn merge_from(account: &Values, runtime: &Values, base: &Values, newer: Newer) -> Plan {
     let mut plan = Plan::default();
     let sections = [
         ("", &account.top, &runtime.top, &base.top),
@@ -688,6 +708,25 @@ mod tests {
             applicable.servers,
             serde_json::from_value::<Map<String, Value>>(json!({"a": null})).unwrap()
         );
+    }
+
+    #[test]
+    fn a_reset_side_is_restored_and_nothing_is_removed() {
+        let base = values(
+            json!({"top": {"userID": "u", "oauthAccount": 1}, "servers": {"s": 1}, "project": {"hasTrustDialogAccepted": true}}),
+        );
+        let reset = values(json!({"top": {}, "servers": {}, "project": {}}));
+        for newer in [Newer::Account, Newer::Runtime] {
+            // The runtime was reset: the account keeps everything.
+            let plan = merge(&base, &reset, &base, newer);
+            assert!(plan.to_account.is_empty(), "{:?}", plan.to_account);
+            assert_eq!(plan.to_runtime.applied_to(&reset), base);
+            assert_eq!(plan.conflicts.len(), 1);
+            // The account was reset: the worktree restores it.
+            let plan = merge(&reset, &base, &base, newer);
+            assert!(plan.to_runtime.is_empty());
+            assert_eq!(plan.to_account.applied_to(&reset), base);
+        }
     }
 
     #[test]

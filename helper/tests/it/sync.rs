@@ -206,3 +206,41 @@ fn a_management_command_runs_beside_a_session_and_is_shared() {
     assert!(stderr(&out).contains("already running"), "{}", stderr(&out));
     crate::launch::stop(session);
 }
+
+#[test]
+fn a_reset_claude_json_on_either_side_is_restored_not_propagated() {
+    let mut env = TestEnv::new();
+    log_in_outside_git(&mut env, "login");
+    let account_file = env.account_dir("max").join(".claude.json");
+    let repo = env.repo("repo");
+    let rt = config_dir(&run_report(&mut env, "max", &repo, &[], "add-mcp:mine"));
+    let before = read_json(&account_file);
+    // Claude Code resets a .claude.json it cannot parse: the worktree's.
+    std::fs::write(rt.join(".claude.json"), "{\"numStartups\": 1}").unwrap();
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
+    assert!(
+        stderr(&out).contains("restored them from the account's"),
+        "{}",
+        stderr(&out)
+    );
+    let account = read_json(&account_file);
+    assert_eq!(account["oauthAccount"], before["oauthAccount"]);
+    assert_eq!(servers(&account), ["mine", "nix-server"]);
+    let state = read_json(&rt.join(".claude.json"));
+    assert_eq!(state["oauthAccount"], before["oauthAccount"]);
+    assert_eq!(servers(&state), ["mine", "nix-server"]);
+
+    // The account's: the worktree restores it.
+    std::fs::write(&account_file, "{\"numStartups\": 1}").unwrap();
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
+    assert!(
+        stderr(&out).contains("restored them from the worktree's"),
+        "{}",
+        stderr(&out)
+    );
+    let account = read_json(&account_file);
+    assert_eq!(account["oauthAccount"], before["oauthAccount"]);
+    assert_eq!(account["userID"], before["userID"]);
+    // Nix's own server comes back with the account's next apply.
+    assert_eq!(servers(&account), ["mine"]);
+}

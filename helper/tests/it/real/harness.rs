@@ -112,6 +112,16 @@ impl RealEnv {
         set_mode(&path, 0o600);
     }
 
+    /// Records in the account's `.claude.json` that the project at `root`
+    /// (a main checkout) was trusted, the way an accepted trust dialog does.
+    pub fn trust(&self, account: &str, root: &Path) {
+        let path = self.account_dir(account).join(".claude.json");
+        let mut claude_json = read_json(&path);
+        claude_json["projects"][root.to_string_lossy().as_ref()] =
+            json!({"hasTrustDialogAccepted": true});
+        write(&path, &serde_json::to_string_pretty(&claude_json).unwrap());
+    }
+
     /// The credentials [`RealEnv::log_in`] writes for `account`.
     pub fn credentials(&self, account: &str) -> Value {
         json!({"claudeAiOauth": {

@@ -41,7 +41,9 @@ fn cache_root() -> PathBuf {
 fn install(dir: &Path) -> PathBuf {
     let parent = dir.parent().expect("the cache dir has a parent");
     fs::create_dir_all(parent).unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
-    let lock_path = dir.with_extension("lock");
+    let mut lock_name = dir.file_name().expect("a versioned dir").to_owned();
+    lock_name.push(".lock");
+    let lock_path = parent.join(lock_name);
     let lock_file = File::create(&lock_path)
         .unwrap_or_else(|e| panic!("creating the install lock {}: {e}", lock_path.display()));
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
@@ -57,7 +59,16 @@ fn install(dir: &Path) -> PathBuf {
     fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
     let spec = format!("{PACKAGE}@{CLAUDE_VERSION}");
     let out = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        // The package's postinstall only copies the platform package's
+        // binary over its launcher stub; the tier runs that binary directly,
+        // so skip it (it also needs a newer Node than Debian's).
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--prefix",
+        ])
         .arg(dir)
         .arg(&spec)
         .output()

@@ -6,6 +6,7 @@
 
 mod api;
 mod baseline;
+mod claude_worktrees;
 mod harness;
 mod hostile;
 mod install;

@@ -11,6 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::PATIENCE;
@@ -21,14 +22,19 @@ const SIZE: (u16, u16) = (200, 50);
 const POLL: Duration = Duration::from_millis(150);
 
 pub struct Screen {
-    socket: PathBuf,
+    /// The server's socket name (`tmux -L`), unique in this machine.
+    socket: String,
+    /// Where tmux put that socket; removed on drop (tmux leaves it).
+    socket_path: Option<PathBuf>,
     status_file: PathBuf,
 }
 
 impl Screen {
     /// Starts `program args…` in `cwd` with exactly `env`; its exit status
-    /// is recorded in `<dir>/<name>.status`, and the script, socket and
-    /// status file live in `dir`.
+    /// is recorded in `<dir>/<name>.status`; the script and status file
+    /// live in `dir`. The socket is a named one in tmux's own directory:
+    /// a socket path under a long temp dir could exceed the 108 bytes a
+    /// Unix socket path may have.
     pub fn start(
         dir: &Path,
         name: &str,
@@ -37,7 +43,12 @@ impl Screen {
         program: &Path,
         args: &[String],
     ) -> Screen {
-        let socket = dir.join(format!("{name}.tmux"));
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let socket = format!(
+            "claude-accounts-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
         let status_file = dir.join(format!("{name}.status"));
         let script = dir.join(format!("{name}.sh"));
         let mut text = String::from("#!/bin/sh\n");
@@ -60,7 +71,7 @@ impl Screen {
         let mut cmd = Command::new("tmux");
         cmd.env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .arg("-S")
+            .arg("-L")
             .arg(&socket)
             .args(["-f", "/dev/null", "new-session", "-d", "-x"])
             .arg(SIZE.0.to_string())
@@ -79,15 +90,30 @@ impl Screen {
             "tmux new-session failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Screen {
+        let mut screen = Screen {
             socket,
+            socket_path: None,
             status_file,
-        }
+        };
+        let path = screen
+            .tmux()
+            .args(["display-message", "-p", "#{socket_path}"])
+            .output()
+            .expect("running tmux display-message");
+        screen.socket_path = path
+            .status
+            .success()
+            .then(|| PathBuf::from(String::from_utf8_lossy(&path.stdout).trim()));
+        screen
     }
 
     fn tmux(&self) -> Command {
         let mut cmd = Command::new("tmux");
-        cmd.arg("-S").arg(&self.socket).stdin(Stdio::null());
+        // Like the server, which started with no TMUX_TMPDIR: same socket dir.
+        cmd.env_remove("TMUX_TMPDIR")
+            .arg("-L")
+            .arg(&self.socket)
+            .stdin(Stdio::null());
         cmd
     }
 
@@ -197,6 +223,9 @@ impl Drop for Screen {
             .arg("kill-server")
             .stderr(Stdio::null())
             .status();
+        if let Some(path) = &self.socket_path {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 

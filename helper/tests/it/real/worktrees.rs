@@ -6,10 +6,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use pretty_assertions::assert_eq;
+use serde_json::json;
 
-use super::api::{REPLY_TEXT, Request, message_models};
+use super::api::{REPLY_TEXT, Request, ToolRule, message_models};
 use super::harness::{FAKE_MCP, RealEnv, sanitized};
-use crate::common::{read, write};
+use crate::common::{list, read, wait_until, write};
 use crate::harness::{assert_success, stdout};
 
 /// Asserts every message request carries the account's token.
@@ -222,4 +223,119 @@ fn credential_like(dir: &Path) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// `claudemax mcp add` beside a running session of the same worktree takes
+/// effect account-wide, and survives that session's end (Claude rewrites its
+/// `.claude.json` at exit).
+#[test]
+fn a_server_added_beside_a_running_session_survives_its_end_and_reaches_other_worktrees() {
+    let mut env = RealEnv::new();
+    env.log_in("max");
+    let repo = env.repo("repo");
+    env.trust("max", &repo);
+    let (one, two) = (env.worktree(&repo, "one"), env.worktree(&repo, "two"));
+    let running = env.interactive("max", &one, &[]);
+    running.expect_ready_without_trust_dialog();
+    let log = env.mcp_log.to_string_lossy().into_owned();
+    let add = env.run(
+        "max",
+        &one,
+        &[
+            "mcp", "add", "-s", "user", "beside", "--", FAKE_MCP, "--log", &log, "--name", "beside",
+        ],
+    );
+    assert_success(&add.output);
+    running.submit("hello");
+    running.wait_for(REPLY_TEXT);
+    assert_eq!(running.exit(), 0);
+
+    for checkout in [&two, &one] {
+        let list = env.run("max", checkout, &["mcp", "list"]);
+        assert_success(&list.output);
+        let out = stdout(&list.output);
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("beside: ") && l.ends_with("✔ Connected")),
+            "`mcp list` in {} after the session ended:\n{out}",
+            checkout.display()
+        );
+    }
+}
+
+/// The runtime layout covers what Claude Code really creates: after a busy
+/// interactive session in a linked worktree (trust, a Bash and a Write tool
+/// call, `/model`), every entry of its runtime dir is the runtime's own
+/// (`.claude.json` and Claude's files beside it, `backups/`, the helper's
+/// `.claude-accounts/`) or a link to the account's entry of that name, and
+/// `status` reports nothing as not the account's.
+#[test]
+fn after_a_busy_session_a_runtime_holds_only_its_own_entries_and_links_to_the_accounts() {
+    let mut env = RealEnv::new();
+    env.log_in("max");
+    let repo = env.repo("repo");
+    let linked = env.worktree(&repo, "linked");
+    env.api
+        .add_rule(ToolRule::bash("RUN-A-COMMAND", "touch ran"));
+    env.api.add_rule(ToolRule {
+        trigger: "WRITE-A-FILE".to_string(),
+        tool: "Write".to_string(),
+        input: json!({"file_path": linked.join("written.txt"), "content": "written\n"}),
+    });
+    let screen = env.interactive(
+        "max",
+        &linked,
+        &["--allowedTools", "Bash(touch ran)", "Write"],
+    );
+    screen.accept_trust_dialog();
+    screen.submit("RUN-A-COMMAND");
+    screen.wait_for(REPLY_TEXT);
+    screen.submit("WRITE-A-FILE");
+    wait_until("the Write tool ran", || {
+        linked.join("written.txt").is_file()
+    });
+    screen.set_model("haiku");
+    assert_eq!(screen.exit(), 0);
+    assert!(linked.join("ran").is_file(), "the Bash tool did not run");
+
+    let runtime = env.runtime_dir(&linked, "max");
+    let account = env.account_dir("max");
+    assert!(
+        runtime.join(".claude.json").is_file(),
+        "{} is not a runtime dir",
+        runtime.display()
+    );
+    let own = |name: &str| {
+        name == ".claude.json"
+            || name.starts_with(".claude.json.")
+            || name == "backups"
+            || name == ".claude-accounts"
+    };
+    let stray: Vec<String> = list(&runtime)
+        .into_iter()
+        .filter(|name| {
+            !own(name) && fs::read_link(runtime.join(name)).ok() != Some(account.join(name))
+        })
+        .collect();
+    assert_eq!(
+        stray,
+        Vec::<String>::new(),
+        "entries of {} that are neither its own nor the account's",
+        runtime.display()
+    );
+
+    let manifest = env.write_manifest();
+    let root = env.root.clone();
+    let status = env
+        .helper(&root)
+        .args(["status", "--manifest"])
+        .arg(&manifest)
+        .output()
+        .expect("running claude-accounts status");
+    assert_success(&status);
+    assert!(
+        !stdout(&status).contains("not the account's"),
+        "status:\n{}",
+        stdout(&status)
+    );
 }
