@@ -150,8 +150,7 @@ pub enum SessionCommand {
     Start {
         /// The new name: letters, digits, '.', '-', '_' (e.g. fix-login).
         name: String,
-        /// The account to run it with (default: the only account, or the
-        /// manifest's default).
+        /// The account to run it with (needed when the manifest has several).
         #[arg(long)]
         account: Option<String>,
         /// A profile of the account (settings.json keys passed with
@@ -193,8 +192,7 @@ pub enum SessionCommand {
     },
     /// Run a session whose transcripts are deleted when it ends.
     Incognito {
-        /// The account to run it with (default: the only account, or the
-        /// manifest's default).
+        /// The account to run it with (needed when the manifest has several).
         #[arg(long)]
         account: Option<String>,
         /// A profile of the account.
