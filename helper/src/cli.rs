@@ -281,6 +281,17 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { manifest } => {
             let m = Manifest::load(&manifest)?;
+            // HOME says where `~` is: absolute config dirs are checked too.
+            if let Ok(home) = manifest::home_dir() {
+                let problems = crate::configdir::lexical_problems_in(&m, Some(&home));
+                if !problems.is_empty() {
+                    anyhow::bail!(
+                        "invalid manifest {}: {}",
+                        manifest.display(),
+                        manifest::Problems(problems)
+                    );
+                }
+            }
             let n = m.accounts.len();
             println!(
                 "{}: valid manifest, {n} account{}",

@@ -177,7 +177,7 @@ fn close_orphan(
         writeln!(
             out,
             "closed Claude Code ({account}) in {} (claude pid {pid}; its launcher was gone)",
-            place.display()
+            Shown(place)
         )?;
         return Ok(true);
     }
@@ -187,7 +187,7 @@ fn close_orphan(
             writeln!(
                 out,
                 "killed Claude Code ({account}) in {} (claude pid {pid})",
-                place.display()
+                Shown(place)
             )?;
             return Ok(true);
         }
@@ -195,7 +195,7 @@ fn close_orphan(
     writeln!(
         out,
         "claude-accounts: Claude Code ({account}) in {} (claude pid {pid}) is still running after {} s; close it there, or run `claude-close {account} --force`",
-        place.display(),
+        Shown(place),
         opts.timeout.as_secs()
     )?;
     Ok(false)

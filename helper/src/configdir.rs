@@ -10,14 +10,15 @@
 //!   no filesystem: `~/` is expanded symbolically and `.`/`..` resolved. It
 //!   refuses a dir that climbs out of `~`, is `~` or `/` itself, is another
 //!   tool's directory ([`claimed`]), or is, holds or lies inside another
-//!   account's dir written the same way.
-//! * [`resolve`] gives the path every command then uses: `~` expanded,
+//!   account's dir written the same way. `check` also runs
+//!   [`lexical_problems_in`] with HOME, for absolute dirs under it.
+//! * [`resolve_all`] gives the path every command then uses: `~` expanded,
 //!   `.`/`..` resolved lexically, then the links of its longest existing
 //!   prefix resolved (a dangling link, or a file where a directory belongs,
 //!   is an error). The same rules are then checked on that real path against
 //!   the real HOME, plus: it lies under HOME, is not in the helper's own
-//!   state dir nor in a git dir. [`overlaps`] compares the real paths of all
-//!   accounts. Every error names the path, what it really is, and the fix.
+//!   state dir nor in a git dir; and the real paths of all accounts are
+//!   compared. Every error names the path, what it really is, and the fix.
 //! * `~/.claude` (Claude Code's default dir) is allowed: users migrate from it.
 
 use std::collections::BTreeMap;
@@ -160,6 +161,18 @@ fn fix(name: &str) -> String {
 /// The problems [`Manifest::parse`] reports about config dirs, found
 /// without the filesystem or HOME: each dir as written, `~/` kept symbolic.
 pub fn lexical_problems(m: &Manifest) -> Vec<String> {
+    lexical_problems_in(m, None)
+}
+
+/// [`lexical_problems`], and with `home` (what `check` knows from HOME)
+/// also for absolute dirs under it, such as the Home Manager module
+/// renders: each dir with `~` expanded and `.`/`..` resolved, still without
+/// looking at the filesystem (links are for [`resolve_all`]). A dir outside
+/// `home` is not a problem here: the manifest may be checked where HOME is
+/// not its user's (Nix builds it with HOME=/homeless-shelter); activation
+/// refuses it.
+pub fn lexical_problems_in(m: &Manifest, home: Option<&Path>) -> Vec<String> {
+    let home = home.map(normalize);
     let mut problems = Vec::new();
     let mut seen: Vec<(PathBuf, &str)> = Vec::new();
     for (name, a) in &m.accounts {
@@ -168,25 +181,30 @@ pub fn lexical_problems(m: &Manifest) -> Vec<String> {
             continue; // reported by the manifest's own rules
         }
         let at = format!("accounts.{name}.configDir");
-        let key = normalize(written);
+        let (key, base) = match &home {
+            Some(home) => (normalize(&expand_home(written, home)), Some(home.as_path())),
+            None => (
+                normalize(written),
+                written.starts_with("~").then_some(Path::new("~")),
+            ),
+        };
         let shown = key.display();
-        if written.starts_with("~") {
-            match key.strip_prefix("~") {
-                Ok(rel) => {
-                    if let Some(why) = claimed(rel) {
-                        problems.push(format!("{at}: {written:?} {why}; {}", fix(name)));
-                    }
+        match base.map(|base| (base, key.strip_prefix(base))) {
+            Some((_, Ok(rel))) => {
+                if let Some(why) = claimed(rel) {
+                    problems.push(format!("{at}: {written:?} {why}; {}", fix(name)));
                 }
-                Err(_) => problems.push(format!(
-                    "{at}: {written:?} climbs out of your home directory (it is {shown}); {}",
-                    fix(name)
-                )),
             }
-        } else if key == Path::new("/") {
-            problems.push(format!(
+            Some(_) if written.starts_with("~") => problems.push(format!(
+                "{at}: {written:?} climbs out of your home directory (it is {shown}); {}",
+                fix(name)
+            )),
+            Some(_) => {}
+            None if key == Path::new("/") => problems.push(format!(
                 "{at}: {written:?} is the root directory; {}",
                 fix(name)
-            ));
+            )),
+            None => {}
         }
         for (other_key, other) in &seen {
             if let Some(relation) = relation(&key, other_key) {
@@ -215,12 +233,36 @@ fn relation(a: &Path, b: &Path) -> Option<&'static str> {
     }
 }
 
+/// HOME and the helper's state dir, as they really are.
+struct Places {
+    home: PathBuf,
+    real_home: PathBuf,
+    state: PathBuf,
+}
+
+impl Places {
+    fn of(home: &Path) -> Result<Places> {
+        let real_home = std::fs::canonicalize(home).map_err(|e| {
+            anyhow::anyhow!(
+                "your home directory {} (HOME) cannot be resolved: {e}; set HOME to your home directory and run again",
+                home.display()
+            )
+        })?;
+        let state = crate::registry::state_home(home).join("claude-accounts");
+        Ok(Places {
+            home: home.to_path_buf(),
+            real_home,
+            state: real_path(&normalize(&state)).unwrap_or(state),
+        })
+    }
+}
+
 /// The real path of `account`'s config dir (see the module doc), checked
-/// to be a dedicated directory under `home`. `name` names the account in
-/// the error.
-pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
+/// to be a dedicated directory under HOME. `name` names the account in the
+/// error.
+fn resolve(name: &str, account: &Account, places: &Places) -> Result<PathBuf> {
     let written = &account.config_dir;
-    let lexical = normalize(&expand_home(written, home));
+    let lexical = normalize(&expand_home(written, &places.home));
     if !lexical.is_absolute() {
         bail!(
             "the config dir of account {name}, {}, is not an absolute path; {}",
@@ -228,12 +270,7 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
             fix(name)
         );
     }
-    let real_home = std::fs::canonicalize(home).map_err(|e| {
-        anyhow::anyhow!(
-            "your home directory {} (HOME) cannot be resolved: {e}; set HOME to your home directory and run again",
-            home.display()
-        )
-    })?;
+    let real_home = &places.real_home;
     let real = real_path(&lexical).map_err(|e| {
         anyhow::anyhow!(
             "the config dir of account {name}, {}: {e}",
@@ -245,7 +282,7 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
     } else {
         format!(" (really {})", real.display())
     };
-    let Ok(rel) = real.strip_prefix(&real_home) else {
+    let Ok(rel) = real.strip_prefix(real_home) else {
         bail!(
             "the config dir of account {name}, {}{is}, is not under your home directory {}; {}",
             written.display(),
@@ -260,9 +297,8 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
             fix(name)
         );
     }
-    let state = crate::registry::state_home(home).join("claude-accounts");
-    let state = real_path(&normalize(&state)).unwrap_or(state);
-    if let Some(relation) = relation(&real, &state) {
+    let state = &places.state;
+    if let Some(relation) = relation(&real, state) {
         bail!(
             "the config dir of account {name}, {}{is}, {relation} claude-accounts' own state dir {}; {}",
             written.display(),
@@ -274,13 +310,20 @@ pub fn resolve(name: &str, account: &Account, home: &Path) -> Result<PathBuf> {
 }
 
 /// The real config dirs of every account, or why each cannot be used: the
-/// errors of [`resolve`], and two accounts whose real dirs are the same or
+/// errors of `resolve`, and two accounts whose real dirs are the same or
 /// nested (both are refused).
 pub fn resolve_all<'m>(m: &'m Manifest, home: &Path) -> BTreeMap<&'m str, Result<PathBuf>> {
+    let places = Places::of(home);
     let mut dirs: BTreeMap<&str, Result<PathBuf>> = m
         .accounts
         .iter()
-        .map(|(name, a)| (name.as_str(), resolve(name, a, home)))
+        .map(|(name, a)| {
+            let dir = match &places {
+                Ok(places) => resolve(name, a, places),
+                Err(e) => Err(anyhow::anyhow!("{e:#}")),
+            };
+            (name.as_str(), dir)
+        })
         .collect();
     let real: Vec<(&str, PathBuf)> = dirs
         .iter()
@@ -479,6 +522,33 @@ mod tests {
             problems(&[("a", "/home/u/.claude-a"), ("b", "/home/u/.claude-ab")]),
             Vec::<String>::new(),
             "a name prefix is not a path prefix"
+        );
+    }
+
+    #[test]
+    fn with_home_absolute_dirs_are_checked_too() {
+        let home = Path::new("/home/alice");
+        let found = |dirs: &[(&str, &str)]| lexical_problems_in(&manifest(dirs), Some(home));
+        assert_eq!(
+            found(&[("max", "/home/alice/.claude-max")]),
+            Vec::<String>::new()
+        );
+        let ssh = found(&[("max", "/home/alice/.ssh")]);
+        assert!(
+            ssh[0].contains("\"/home/alice/.ssh\" is ~/.ssh, ssh's directory"),
+            "{ssh:?}"
+        );
+        assert_eq!(
+            found(&[("max", "/srv/claude-max")]),
+            Vec::<String>::new(),
+            "outside HOME: left to activation"
+        );
+        let mixed = found(&[("max", "/home/alice/.claude-max"), ("pro", "~/.claude-max")]);
+        assert!(
+            mixed[0].contains(
+                "\"~/.claude-max\" is account \"max\"'s config dir /home/alice/.claude-max"
+            ),
+            "{mixed:?}"
         );
     }
 

@@ -216,7 +216,7 @@ pub fn print(status: &Status, out: &mut dyn Write) -> Result<()> {
                 writeln!(
                     out,
                     "    not the account's  {} (moved into the account when no session runs there)",
-                    f.display()
+                    Shown(f)
                 )?;
             }
             if let Some(e) = &r.error {

@@ -312,6 +312,26 @@ fn git(home: &Path, dir: &Path, args: &[&str]) -> Option<String> {
     Some(String::from_utf8(out.stdout).expect("git output is UTF-8"))
 }
 
+/// `dir/repo`, a repository with one commit, and a linked worktree
+/// `dir/<name>` on a branch of that name for each of `worktrees`; `None`
+/// when git cannot run.
+fn repo_with_worktrees(home: &Path, dir: &Path, worktrees: &[&str]) -> Option<PathBuf> {
+    let repo = dir.join("repo");
+    fs::create_dir_all(&repo).expect("creating the repo dir");
+    git(home, &repo, &["init", "--quiet"])?;
+    git(
+        home,
+        &repo,
+        &["commit", "--quiet", "--allow-empty", "-m", "init"],
+    )?;
+    for name in worktrees {
+        let wt = dir.join(name);
+        let wt = wt.to_str().expect("UTF-8 path");
+        git(home, &repo, &["worktree", "add", "--quiet", "-b", name, wt])?;
+    }
+    Some(repo)
+}
+
 /// The launch scenario's files: a repository with three linked worktrees, an
 /// account whose `claude` is a given no-op, activated as after a switch.
 pub struct LaunchSandbox {
@@ -393,23 +413,7 @@ pub fn setup_launch(
     claude_args: &[&str],
 ) -> Option<LaunchSandbox> {
     let home = dir.join("home");
-    let repo = dir.join("repo");
-    fs::create_dir_all(&repo).expect("creating the repo dir");
-    git(&home, &repo, &["init", "--quiet"])?;
-    git(
-        &home,
-        &repo,
-        &["commit", "--quiet", "--allow-empty", "-m", "init"],
-    )?;
-    for name in ["wt-first", "wt-again", "wt-again-big"] {
-        let wt = dir.join(name);
-        let wt = wt.to_str().expect("UTF-8 path");
-        git(
-            &home,
-            &repo,
-            &["worktree", "add", "--quiet", "-b", name, wt],
-        )?;
-    }
+    let repo = repo_with_worktrees(&home, dir, &["wt-first", "wt-again", "wt-again-big"])?;
     let git_dir = |wt: &Path| {
         let out = git(&home, wt, &["rev-parse", "--absolute-git-dir"]).expect("git ran before");
         PathBuf::from(out.trim())
@@ -608,29 +612,7 @@ pub fn sync(b: &Bench, size_mb: usize, reps: usize) -> Option<Sync> {
     let dir = b.root.join("sync");
     let runner = Runner::new(&b.exe, &dir.join("scratch"));
     let home = dir.join("home");
-    let repo = dir.join("repo");
-    fs::create_dir_all(&repo).expect("creating the repo dir");
-    git(&home, &repo, &["init", "--quiet"])?;
-    git(
-        &home,
-        &repo,
-        &["commit", "--quiet", "--allow-empty", "-m", "init"],
-    )?;
-    for name in ["wt-again", "wt-cold"] {
-        let wt = dir.join(name);
-        git(
-            &home,
-            &repo,
-            &[
-                "worktree",
-                "add",
-                "--quiet",
-                "-b",
-                name,
-                wt.to_str().expect("UTF-8"),
-            ],
-        )?;
-    }
+    let repo = repo_with_worktrees(&home, &dir, &["wt-again", "wt-cold"])?;
     let (wt_again, wt_cold) = (dir.join("wt-again"), dir.join("wt-cold"));
     let rt_cold = repo.join(".git/worktrees/wt-cold/claude-runtime/bench");
     eprintln!("[overhead] sync: generating the account's {size_mb} MB .claude.json");

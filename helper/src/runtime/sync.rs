@@ -349,25 +349,21 @@ impl Diff {
     /// The diff restricted to items whose value in `now` still is the one
     /// in `then` (the rest changed concurrently and waits for the next sync).
     pub fn still_applicable(&self, then: &Values, now: &Values) -> Diff {
+        fn unchanged<'a, V: Clone + 'a, C: FromIterator<(String, V)>>(
+            changes: impl IntoIterator<Item = (&'a String, &'a V)>,
+            then: &Map<String, Value>,
+            now: &Map<String, Value>,
+        ) -> C {
+            changes
+                .into_iter()
+                .filter(|(k, _)| then.get(*k) == now.get(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
         Diff {
-            top: self
-                .top
-                .iter()
-                .filter(|(k, _)| then.top.get(*k) == now.top.get(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            servers: self
-                .servers
-                .iter()
-                .filter(|(k, _)| then.servers.get(*k) == now.servers.get(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            project: self
-                .project
-                .iter()
-                .filter(|(k, _)| then.project.get(*k) == now.project.get(*k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            top: unchanged(&self.top, &then.top, &now.top),
+            servers: unchanged(&self.servers, &then.servers, &now.servers),
+            project: unchanged(&self.project, &then.project, &now.project),
         }
     }
 

@@ -166,3 +166,23 @@ fn claudes_own_default_dir_and_a_linked_dedicated_dir_are_used() {
     );
     assert!(Path::new(&real).join(".claude-accounts").is_dir());
 }
+
+#[test]
+fn check_knows_home_for_absolute_dirs_as_home_manager_renders_them() {
+    let mut env = TestEnv::new();
+    let ssh = ssh_dir(&env);
+    env.manifest["accounts"]["max"]["configDir"] = env.home.join(".ssh").to_str().into();
+    let out = check(&mut env);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!(
+            "accounts.max.configDir: {:?} is ~/.ssh, ssh's directory (keys, known hosts); {FIX}",
+            ssh.display().to_string()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.activate(&[]);
+    assert!(!out.status.success());
+    assert_eq!(list(&ssh), ["id_ed25519"]);
+}

@@ -139,6 +139,21 @@ impl TestEnv {
         cmd.output().expect("running claude-accounts")
     }
 
+    /// `claude-accounts status --json` with the current manifest, which must
+    /// succeed; its output parsed.
+    pub fn status_json(&mut self) -> Value {
+        let manifest = self.write_manifest();
+        let root = self.root.clone();
+        let out = self
+            .helper(&root)
+            .args(["status", "--json", "--manifest"])
+            .arg(manifest)
+            .output()
+            .expect("running claude-accounts status");
+        assert_success(&out);
+        serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
+    }
+
     /// `claude-accounts launch` of `account` in `cwd`, with fake-claude
     /// settings in `fake_env`, run to completion.
     pub fn launch<I, S>(
@@ -350,4 +365,24 @@ pub fn stdout(out: &Output) -> String {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The runtimes `status --json` lists for `account`.
+pub fn status_runtimes(status: &Value, account: &str) -> Vec<Value> {
+    status["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .filter(|a| a["name"] == account)
+        .flat_map(|a| a["runtimes"].as_array().expect("runtimes").clone())
+        .collect()
+}
+
+/// The entry `status --json` has for the runtime dir `dir` of `account`.
+#[track_caller]
+pub fn status_runtime(status: &Value, account: &str, dir: &Path) -> Value {
+    status_runtimes(status, account)
+        .into_iter()
+        .find(|r| r["dir"] == json!(dir))
+        .unwrap_or_else(|| panic!("{} not listed for {account}: {status:#}", dir.display()))
 }

@@ -618,18 +618,10 @@ fn git_worktree_remove_leaves_nothing_behind() {
     );
     assert!(!rt.exists());
     assert!(!repo.join(".git/worktrees/gone").exists());
-    let manifest = env.write_manifest();
-    let out = env
-        .helper(&env.root.clone())
-        .args(["status", "--json", "--manifest"])
-        .arg(manifest)
-        .output()
-        .unwrap();
-    assert_success(&out);
+    let status = env.status_json();
     assert!(
-        !stdout(&out).contains("gone"),
-        "status forgot the removed worktree:\n{}",
-        stdout(&out)
+        !status.to_string().contains("gone"),
+        "status forgot the removed worktree:\n{status:#}"
     );
 }
 
@@ -750,29 +742,7 @@ fn status_json_and_close() {
     let wt = env.worktree(&repo, "wt");
     let (session, report) = start_session(&mut env, "max", &wt, &[]);
     let rt = config_dir(&report);
-    let manifest = env.write_manifest();
-    let out = env
-        .helper(&env.root.clone())
-        .args(["status", "--json", "--manifest"])
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    assert_success(&out);
-    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let max = status["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "max")
-        .unwrap()
-        .clone();
-    let runtime = max["runtimes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["dir"] == json!(rt))
-        .cloned()
-        .expect("runtime listed");
+    let runtime = status_runtime(&env.status_json(), "max", &rt);
     assert_eq!(runtime["worktree"], json!(wt));
     assert_eq!(runtime["kind"], "worktree");
     assert_eq!(runtime["session"]["pid"], json!(session.id()));
@@ -781,17 +751,9 @@ fn status_json_and_close() {
     let mut s = read_json(&rt.join("settings.json"));
     s["model"] = "haiku".into();
     std::fs::write(rt.join("settings.json"), s.to_string()).unwrap();
-    let out = env
-        .helper(&env.root.clone())
-        .args(["status", "--json", "--manifest"])
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    assert!(
-        stdout(&out).contains("settings.json: model"),
-        "{}",
-        stdout(&out)
-    );
+    let status = env.status_json().to_string();
+    assert!(status.contains("settings.json: model"), "{status}");
+    let manifest = env.write_manifest();
 
     // close: from the worktree, by path.
     let out = env

@@ -143,32 +143,14 @@ fn a_runtime_dir_or_its_parents_as_links_are_refused() {
     assert!(tree(&elsewhere).is_empty());
 
     // And the account's own status never lists a foreign dir as its runtime.
-    let manifest = env.write_manifest();
-    let out = env
-        .helper(&env.root.clone())
-        .args(["status", "--json", "--manifest"])
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    assert_success(&out);
-    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let max_dirs: Vec<Value> = status["accounts"]
-        .as_array()
-        .unwrap()
+    let dirs: Vec<Value> = status_runtimes(&env.status_json(), "max")
         .iter()
-        .filter(|a| a["name"] == "max")
-        .flat_map(|a| {
-            a["runtimes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["dir"].clone())
-        })
+        .map(|r| r["dir"].clone())
         .collect();
-    assert!(!max_dirs.contains(&json!(pro)), "{max_dirs:?}");
+    assert!(!dirs.contains(&json!(pro)), "{dirs:?}");
     assert!(
-        !max_dirs.contains(&json!(runtime_of(&env.root.join("one")))),
-        "{max_dirs:?}"
+        !dirs.contains(&json!(runtime_of(&env.root.join("one")))),
+        "{dirs:?}"
     );
 }
 
@@ -286,21 +268,8 @@ fn a_claude_that_outlives_its_launcher_keeps_the_runtime_busy_until_closed() {
     assert!(err.contains("its launcher is gone"), "{err}");
     assert!(err.contains(&claude.to_string()), "{err}");
 
+    let runtime = status_runtime(&env.status_json(), "max", &rt);
     let manifest = env.write_manifest();
-    let out = env
-        .helper(&env.root.clone())
-        .args(["status", "--json", "--manifest"])
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let runtime = status["accounts"][0]["runtimes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["dir"] == json!(rt))
-        .cloned()
-        .expect("runtime listed");
     assert_eq!(
         (runtime["running"].clone(), runtime["orphaned"].clone()),
         (json!(true), json!(true))

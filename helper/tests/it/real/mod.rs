@@ -10,6 +10,7 @@ mod claude_worktrees;
 mod harness;
 mod hostile;
 mod install;
+mod modes;
 mod sessions;
 mod tmux;
 mod worktrees;
