@@ -21,5 +21,6 @@ pub mod overlay;
 pub mod registry;
 pub mod runtime;
 pub mod secrets;
+pub mod session;
 pub mod shown;
 pub mod status;

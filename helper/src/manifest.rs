@@ -154,8 +154,9 @@ pub struct Account {
     /// The account's files as Claude Code reads them, rendered into the store
     /// from the same values as this entry.
     pub files: AccountFiles,
-    /// Named profiles: each an absolute path of a JSON file of
-    /// `settings.json` keys, rendered into the store.
+    /// Named presets of `settings.json` keys: profile name -> absolute path of
+    /// a JSON object (rendered into the store), passed with `--settings` by
+    /// `claude-session start --profile P` and `CLAUDE_ACCOUNTS_PROFILE=P`.
     pub profiles: BTreeMap<String, PathBuf>,
 }
 
@@ -388,6 +389,16 @@ fn valid_env_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// Whether `name` can name a profile: it is typed on command lines and in
+/// `CLAUDE_ACCOUNTS_PROFILE`.
+pub fn valid_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
 fn is_absolute_or_home(p: &Path) -> bool {
     p.is_absolute() || p.starts_with("~")
 }
@@ -591,6 +602,21 @@ pub fn validate(m: &Manifest) -> Vec<String> {
                 ));
             }
         }
+        for (profile, path) in &a.profiles {
+            if !valid_profile_name(profile) {
+                problems.push(format!(
+                    "{}: {profile:?} is not a profile name; use letters, digits, '.', '-' and '_'",
+                    at("profiles")
+                ));
+            }
+            if !path.is_absolute() {
+                problems.push(format!(
+                    "{}: {:?} must be an absolute path (the module renders profiles into the store)",
+                    at(&format!("profiles.{profile}")),
+                    path
+                ));
+            }
+        }
         if let Some(o) = &a.mcp_overlay
             && (o.as_os_str().is_empty() || o.components().any(|c| c == Component::ParentDir))
         {
@@ -771,6 +797,21 @@ mod tests {
 
         std::fs::write(&max.files.settings, "{").unwrap();
         assert!(max.rendered_file_problems("max")[0].contains("is not valid JSON"));
+    }
+
+    #[test]
+    fn profiles_need_a_name_and_an_absolute_path() {
+        let mut v: Value = serde_json::from_str(&golden()).unwrap();
+        v["accounts"]["pro"]["profiles"] = serde_json::json!({"ok": "/nix/store/x-ok.json", "rel": "fast.json", ".hidden": "/x", "a b": "/y"});
+        let text = Problems(check_text(&v.to_string()).unwrap_err()).to_string();
+        for needle in [
+            "accounts.pro.profiles.rel: \"fast.json\" must be an absolute path",
+            "\".hidden\" is not a profile name",
+            "\"a b\" is not a profile name",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("\"ok\""), "{text}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod marketplaces;
 mod modes;
 mod real;
 mod refusals;
+mod session;
 mod session_lock;
 mod sync;
 mod trust;

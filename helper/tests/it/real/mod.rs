@@ -12,5 +12,6 @@ mod hostile;
 mod install;
 mod modes;
 mod plugins;
+mod sessions;
 mod tmux;
 mod worktrees;
