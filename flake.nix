@@ -1,5 +1,5 @@
 {
-  description = "Claude Code with several declaratively configured accounts, for Home Manager and NixOS";
+  description = "Claude Code with several declaratively configured accounts, for Home Manager, NixOS and nix-darwin";
 
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-unstable";
@@ -32,6 +32,7 @@
       homeManagerModules.default = ./modules/home-manager;
       homeModules.default = self.homeManagerModules.default;
       nixosModules.default = ./modules/nixos;
+      darwinModules.default = ./modules/darwin;
 
       overlays.default = final: _prev: {
         claude-accounts = final.callPackage ./pkgs/claude-accounts { };

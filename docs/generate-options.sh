@@ -7,7 +7,10 @@
 # stand-in `pkgs.formats.json` calls it "attribute set of anything".
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-hm_offline=${HM_OFFLINE:-/work/shared/hm-offline}
+# hm-offline lives beside the repository (../shared/hm-offline from the main
+# checkout, also when this is a linked worktree) unless HM_OFFLINE says where.
+main_root=$(cd "$(git -C "$root" rev-parse --path-format=absolute --git-common-dir)/.." && pwd)
+hm_offline=${HM_OFFLINE:-$main_root/../shared/hm-offline}
 stubs=${XDG_CACHE_HOME:-$HOME/.cache}/hm-offline/stubs
 [ -d "$stubs" ] || { echo "generate-options.sh: run 'hm-offline eval' once first (it prepares $stubs)" >&2; exit 2; }
 hm=$(cd "$HM_SRC" && pwd)
@@ -26,7 +29,18 @@ nix-instantiate --eval --strict --json -E "
         { _module.args.pkgs = pkgs; _module.check = false; }
       ];
     };
-    text = import $root/docs/options.nix { inherit lib; hmOptions = hm.options; nixosOptions = nixos.options; };
+    darwin = lib.evalModules {
+      modules = [
+        $root/modules/darwin
+        { _module.args.pkgs = pkgs; _module.check = false; }
+      ];
+    };
+    text = import $root/docs/options.nix {
+      inherit lib;
+      hmOptions = hm.options;
+      nixosOptions = nixos.options;
+      darwinOptions = darwin.options;
+    };
   in
   builtins.replaceStrings [ \"attribute set of anything\" ] [ \"JSON value\" ] text
 " | python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin))' > "$root/docs/options.md"

@@ -5,6 +5,7 @@
   lib,
   hmOptions, # `options` of a Home Manager evaluation that imports modules/home-manager
   nixosOptions, # `options` of an evaluation that imports modules/nixos
+  darwinOptions, # `options` of an evaluation that imports modules/darwin
 }:
 let
   # MyST roles of Nixpkgs-style descriptions, as plain Markdown.
@@ -56,11 +57,22 @@ in
 
   Generated from the modules by `docs/generate-options.sh`; do not edit by hand.
 
-  ${section "Home Manager: `programs.claude-code.accounts`" (
-    docsOf "programs.claude-code.accounts" {
-      inherit (hmOptions.programs.claude-code) accounts accountsHelper;
+  ${section "Home Manager: `programs.claude-code.accounts` and the `claude` dispatcher" (
+    docsOf "programs.claude-code." {
+      programs.claude-code = {
+        inherit (hmOptions.programs.claude-code)
+          accounts
+          defaultAccount
+          accountFor
+          profiles
+          accountsHelper
+          ;
+      };
     }
   )}
   ${section "NixOS: `programs.claude-code`" (
     docsOf "programs.claude-code." { inherit (nixosOptions.programs) claude-code; }
+  )}
+  ${section "nix-darwin: `programs.claude-code`" (
+    docsOf "programs.claude-code." { inherit (darwinOptions.programs) claude-code; }
   )}''

@@ -6,7 +6,8 @@
 //! if missing, or make it 0700; migrate a
 //! `settings.json` that is a link into the Nix store (left by Home Manager's
 //! own `programs.claude-code` or an older setup) into a real file with the same
-//! content; three-way apply `settings.json`; three-way apply `.claude.json`
+//! content; three-way apply `settings.json` and, when marketplaces are or were
+//! declared, `plugins/known_marketplaces.json`; three-way apply `.claude.json`
 //! unless a session holds the account dir, in which case the change is left
 //! pending for the next launch. Modes hold even when nothing else changes
 //! (see [`crate::modes`]): each repair is one line. Quiet unless something
@@ -147,6 +148,7 @@ fn activate_account(
         _ => settings,
     };
     apply_file(name, &settings, &account.settings, record, opts, out)?;
+    apply_known_marketplaces(name, dir, account, opts, out)?;
 
     let claude_json = ManagedFile::claude_json(dir);
     let probe = crate::lock::probe(dir)?;
@@ -167,6 +169,27 @@ fn activate_account(
         return Ok(());
     }
     apply_file(name, &claude_json, &account.claude_json, None, opts, out)
+}
+
+/// Three-way applies the declared marketplaces to
+/// `plugins/known_marketplaces.json`, creating `plugins/` when needed. An
+/// account that declares none and never did is left alone (no file, no
+/// directory).
+fn apply_known_marketplaces(
+    name: &str,
+    dir: &Path,
+    account: &Account,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let file = ManagedFile::known_marketplaces(dir);
+    if account.known_marketplaces.is_empty() && file.last_applied()?.is_none() {
+        return Ok(());
+    }
+    if !opts.dry_run {
+        crate::managed::create_private_dir(file.path.parent().expect("the file is in plugins/"))?;
+    }
+    apply_file(name, &file, &account.known_marketplaces, None, opts, out)
 }
 
 /// A `settings.json` that is a link into the Nix store.
@@ -286,7 +309,13 @@ mod tests {
                     "secretFiles": {},
                     "oauthTokenFile": null,
                     "trustedProjects": [],
-                    "mcpOverlay": null
+                    "mcpOverlay": null,
+                    "knownMarketplaces": {},
+                    "files": {
+                        "settings": format!("/nix/store/{name}-settings.json"),
+                        "mcpConfig": format!("/nix/store/{name}-mcp.json")
+                    },
+                    "profiles": {}
                 });
                 (name.clone(), account)
             })

@@ -51,6 +51,10 @@ pub enum Command {
         /// Keep a per-session config dir after the session ends.
         #[arg(long)]
         keep_session: bool,
+        /// Run with this profile of the account (its settings.json keys,
+        /// passed with --settings; flags in the arguments win over it).
+        #[arg(long, env = "CLAUDE_ACCOUNTS_PROFILE")]
+        profile: Option<String>,
         /// Arguments for claude.
         #[arg(last = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
@@ -71,6 +75,9 @@ pub enum Command {
         /// Keep a per-session config dir after the session ends.
         #[arg(long)]
         keep_session: bool,
+        /// Run with this profile of the chosen account (as `launch`).
+        #[arg(long, env = "CLAUDE_ACCOUNTS_PROFILE")]
+        profile: Option<String>,
         /// Arguments for claude.
         #[arg(last = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
@@ -94,16 +101,43 @@ pub enum Command {
         /// or the only one).
         #[arg(long)]
         account: Option<String>,
-        /// A settings file (or JSON text) passed to claude with `--settings`
-        /// (a profile).
+        /// A settings file (or JSON text) passed to claude with `--settings`.
         #[arg(long, value_name = "FILE|JSON")]
         settings: Option<PathBuf>,
+        /// A profile of the account (what `CLAUDE_ACCOUNTS_PROFILE=P
+        /// claude<name>` and `claude-session start --profile P` pass).
+        #[arg(long, env = "CLAUDE_ACCOUNTS_PROFILE", conflicts_with = "settings")]
+        profile: Option<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
         /// Only these keys (and the keys under them), e.g. `model`,
         /// `permissions.allow`, `mcpServers`.
         keys: Vec<String>,
+    },
+    /// Named Claude Code sessions of the current project (what
+    /// `claude-session` runs): start, resume (also with another account),
+    /// fork, incognito, list, show, delete.
+    #[command(after_help = SESSION_EXAMPLES)]
+    Session {
+        #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
+        manifest: PathBuf,
+        #[command(subcommand)]
+        action: SessionCommand,
+    },
+    /// The SessionStart hook of named sessions: records the new session id
+    /// after /clear. Installed by `session` through --settings; reads the
+    /// hook's JSON on stdin.
+    #[command(hide = true)]
+    SessionHook {
+        #[arg(long)]
+        state_home: PathBuf,
+        #[arg(long)]
+        project: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        account: String,
     },
     /// Show every account, its runtime dirs, running sessions, pending
     /// changes and drift.
@@ -160,21 +194,175 @@ pub enum Command {
     },
 }
 
+const SESSION_EXAMPLES: &str = "\
+Names belong to the project of the current directory (the main checkout of a
+git repository, so every worktree sees them; the directory itself outside git)
+and are kept in the helper's state dir, never in the repository.
+
+Examples:
+  claude-session start fix-login                 start a session named fix-login
+  claude-session start spike --profile fast -- --model haiku
+                                                 with the profile `fast`; --model wins over it
+  claude-session resume fix-login                continue it (with the account that last ran it)
+  claude-session resume fix-login --account pro  continue it with account pro (its transcript is copied)
+  claude-session fork fix-login try-oauth        a new session carrying fix-login's turns
+  claude-session incognito -- -p 'one question'  a session whose transcript is deleted when it ends
+  claude-session list                            the names of this project
+  claude-session show fix-login                  its ids, accounts and transcripts
+  claude-session delete fix-login                the name and every transcript of it, in every account
+
+Profiles also work without a name: CLAUDE_ACCOUNTS_PROFILE=fast claudemax";
+
+/// A `claude-session` command.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Start a new session called NAME.
+    Start {
+        /// The new name: letters, digits, '.', '-', '_' (e.g. fix-login).
+        name: String,
+        /// The account to run it with (needed when the manifest has several).
+        #[arg(long)]
+        account: Option<String>,
+        /// A profile of the account (settings.json keys passed with
+        /// --settings).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Arguments for claude.
+        #[arg(last = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Continue the session called NAME, with its account or another one
+    /// (the transcript is then copied, never moved).
+    Resume {
+        /// A name of this project (see `list`).
+        name: String,
+        /// Continue with this account (default: the one that last ran it).
+        #[arg(long)]
+        account: Option<String>,
+        /// Use this profile (default: the one it ran with, if the account has it).
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(last = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Start NAME as a new session carrying the turns of PARENT.
+    Fork {
+        /// The session to fork (a name of this project).
+        parent: String,
+        /// The new name.
+        name: String,
+        /// The account to run it with (default: PARENT's).
+        #[arg(long)]
+        account: Option<String>,
+        /// Use this profile (default: PARENT's, if the account has it).
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(last = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Run a session whose transcripts are deleted when it ends.
+    Incognito {
+        /// The account to run it with (needed when the manifest has several).
+        #[arg(long)]
+        account: Option<String>,
+        /// A profile of the account.
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(last = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// The named sessions of this project.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything about one name: ids, accounts, transcripts on disk.
+    Show {
+        /// A name of this project.
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete NAME and every transcript of every id it had, in every account.
+    Delete {
+        /// A name of this project.
+        name: String,
+    },
+}
+
+impl From<SessionCommand> for crate::session::commands::Action {
+    fn from(c: SessionCommand) -> Self {
+        use crate::session::commands::Action;
+        match c {
+            SessionCommand::Start {
+                name,
+                account,
+                profile,
+                args,
+            } => Action::Start {
+                name,
+                account,
+                profile,
+                args,
+            },
+            SessionCommand::Resume {
+                name,
+                account,
+                profile,
+                args,
+            } => Action::Resume {
+                name,
+                account,
+                profile,
+                args,
+            },
+            SessionCommand::Fork {
+                parent,
+                name,
+                account,
+                profile,
+                args,
+            } => Action::Fork {
+                parent,
+                name,
+                account,
+                profile,
+                args,
+            },
+            SessionCommand::Incognito {
+                account,
+                profile,
+                args,
+            } => Action::Incognito {
+                account,
+                profile,
+                args,
+            },
+            SessionCommand::List { json } => Action::List { json },
+            SessionCommand::Show { name, json } => Action::Show { name, json },
+            SessionCommand::Delete { name } => Action::Delete { name },
+        }
+    }
+}
+
 /// Runs one parsed command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Check { manifest } => {
             let m = Manifest::load(&manifest)?;
             // HOME says where `~` is: absolute config dirs are checked too.
-            if let Ok(home) = manifest::home_dir() {
-                let problems = crate::configdir::lexical_problems_in(&m, Some(&home));
-                if !problems.is_empty() {
-                    anyhow::bail!(
-                        "invalid manifest {}: {}",
-                        manifest.display(),
-                        manifest::Problems(problems)
-                    );
-                }
+            let mut problems = match manifest::home_dir() {
+                Ok(home) => crate::configdir::lexical_problems_in(&m, Some(&home)),
+                Err(_) => Vec::new(),
+            };
+            problems.extend(m.rendered_file_problems());
+            if !problems.is_empty() {
+                anyhow::bail!(
+                    "invalid manifest {}: {}",
+                    manifest.display(),
+                    manifest::Problems(problems)
+                );
             }
             for warning in manifest::warnings(&m) {
                 eprintln!("claude-accounts: warning: {warning}");
@@ -209,19 +397,17 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             account,
             isolation,
             keep_session,
+            profile,
             args,
         } => {
             let m = Manifest::load(&manifest)?;
-            let opts = crate::launch::Options {
-                isolation,
-                keep_session,
-            };
-            crate::launch::launch(&m, &account, args, &opts)
+            launch(&m, &account, isolation, keep_session, profile, args)
         }
         Command::Dispatch {
             manifest,
             isolation,
             keep_session,
+            profile,
             args,
         } => {
             let m = Manifest::load(&manifest)?;
@@ -230,16 +416,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("finding the current directory: {e}"))?;
             let from_env = std::env::var(crate::dispatch::ACCOUNT_VAR).ok();
             let choice = crate::dispatch::choose(&m, &home, &cwd, from_env.as_deref())?;
-            let opts = crate::launch::Options {
-                isolation,
-                keep_session,
-            };
-            crate::launch::launch(&m, &choice.account, args, &opts)
+            launch(&m, &choice.account, isolation, keep_session, profile, args)
         }
         Command::Explain {
             manifest,
             account,
             settings,
+            profile,
             json,
             keys,
         } => {
@@ -250,6 +433,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let opts = crate::explain::Options {
                 account,
                 settings,
+                profile: profile.filter(|p| !p.is_empty()),
                 keys,
             };
             let report = crate::explain::explain(&m, &home, &cwd, &opts)?;
@@ -260,6 +444,25 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             } else {
                 crate::explain::print(&report, &mut out)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Session { manifest, action } => {
+            let m = Manifest::load(&manifest)?;
+            let mut out = std::io::stdout().lock();
+            crate::session::commands::run(&m, action.into(), &mut out)
+        }
+        Command::SessionHook {
+            state_home,
+            project,
+            name,
+            account,
+        } => {
+            crate::session::hook::run(&crate::session::hook::Target {
+                state_home,
+                project,
+                name,
+                account,
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status {
@@ -337,4 +540,35 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What `launch` runs (and `dispatch`, once it chose the account): the
+/// session with the account's profile `profile`, if any.
+fn launch(
+    m: &Manifest,
+    account: &str,
+    isolation: Option<Isolation>,
+    keep_session: bool,
+    profile: Option<String>,
+    args: Vec<OsString>,
+) -> Result<ExitCode> {
+    let mut opts = crate::launch::Options {
+        isolation,
+        keep_session,
+        ..Default::default()
+    };
+    let (args, _merged) = match profile.filter(|p| !p.is_empty()) {
+        None => (args, None),
+        Some(p) => {
+            let home = manifest::home_dir()?;
+            let dir = crate::registry::state_home(&home)
+                .join("claude-accounts")
+                .join("settings");
+            let s =
+                crate::session::profile::for_launch(account, m.account(account)?, &p, args, &dir)?;
+            opts.leading_args = s.leading;
+            (s.args, s.temp)
+        }
+    };
+    crate::launch::launch(m, account, args, &opts)
 }

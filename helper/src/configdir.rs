@@ -409,7 +409,8 @@ mod tests {
                     "seedKeys": [], "projectSeedKeys": [], "assets": [], "isolation": "account",
                     "singleInstance": true, "environment": {}, "environmentFiles": [],
                     "secretFiles": {}, "oauthTokenFile": null, "trustedProjects": [],
-                    "mcpOverlay": null
+                    "mcpOverlay": null, "knownMarketplaces": {}, "profiles": {},
+                    "files": {"settings": "/nix/store/s.json", "mcpConfig": "/nix/store/m.json"}
                 });
                 (name.to_string(), account)
             })

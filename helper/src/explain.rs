@@ -177,8 +177,10 @@ pub struct Report {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub account: Option<String>,
-    /// A `--settings` file (a profile).
+    /// A `--settings` file or JSON text.
     pub settings: Option<PathBuf>,
+    /// A profile of the account (its file is the `--settings` level).
+    pub profile: Option<String>,
     /// Only these keys (and keys under them); all when empty.
     pub keys: Vec<String>,
 }
@@ -313,6 +315,16 @@ pub fn explain(m: &Manifest, home: &Path, cwd: &Path, opts: &Options) -> Result<
         .collect();
     if let Some(flag) = &opts.settings {
         files.push(flag_source(flag));
+    }
+    if let Some(p) = &opts.profile {
+        let path = account.profiles.get(p).with_context(|| {
+            let known: Vec<&str> = account.profiles.keys().map(String::as_str).collect();
+            format!(
+                "account {account_name} has no profile {p:?} (profiles: {}); declare it as programs.claude-code.accounts.{account_name}.profiles.{p}",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )
+        })?;
+        files.push(source(Level::Flag, path.clone()));
     }
     files.push(source(
         Level::Local,

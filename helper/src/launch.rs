@@ -3,7 +3,8 @@
 //! `claude` with `CLAUDE_CONFIG_DIR` and the declared environment.
 //!
 //! Guarantees: the user's arguments reach `claude` untouched and nothing is
-//! added; the exit status is claude's (128+n when killed by signal n); the
+//! added but [`Options::leading_args`] (none for `claude<name>` without a
+//! profile); the exit status is claude's (128+n when killed by signal n); the
 //! session lock is held by this process for the session's whole life and is
 //! never inherited by claude or its children (an MCP server left running
 //! cannot keep the runtime locked); signals sent to this process are forwarded
@@ -41,6 +42,11 @@ pub struct Options {
     /// Keeps a per-session runtime dir after the session
     /// (`CLAUDE_ACCOUNTS_KEEP_SESSION=1`).
     pub keep_session: bool,
+    /// Arguments placed before the user's (`claude-session`'s
+    /// `--session-id`/`--resume` and a profile's `--settings`).
+    pub leading_args: Vec<OsString>,
+    /// Environment variables set for claude on top of the account's.
+    pub extra_env: Vec<(OsString, OsString)>,
 }
 
 /// Runs one Claude Code session of `account_name`; returns claude's status.
@@ -118,8 +124,10 @@ pub fn launch(
 
     let claude = resolve_claude(&account.claude, &home);
     let mut cmd = std::process::Command::new(&claude);
-    cmd.args(&args)
+    cmd.args(&opts.leading_args)
+        .args(&args)
         .envs(&env)
+        .envs(opts.extra_env.iter().map(|(k, v)| (k, v)))
         .env("CLAUDE_CONFIG_DIR", &rt.dir)
         .env(SECURE_STORAGE_VAR, &rt.account_dir);
     end_with_this_process(&mut cmd);

@@ -25,5 +25,6 @@ pub mod overlay;
 pub mod registry;
 pub mod runtime;
 pub mod secrets;
+pub mod session;
 pub mod shown;
 pub mod status;

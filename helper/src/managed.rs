@@ -57,6 +57,20 @@ impl ManagedFile {
         )
     }
 
+    /// `plugins/known_marketplaces.json` in `dir`: Claude Code's list of
+    /// plugin marketplaces, which it also writes (`/plugin marketplace add`).
+    pub fn known_marketplaces(dir: &Path) -> ManagedFile {
+        ManagedFile {
+            path: dir.join("plugins").join("known_marketplaces.json"),
+            record: dir
+                .join(STATE_DIR)
+                .join("last-applied")
+                .join("known_marketplaces.json"),
+            opts: jsonfile::Options::settings_json(),
+            policy: apply::SETTINGS,
+        }
+    }
+
     fn new(dir: &Path, name: &str, opts: jsonfile::Options, policy: Policy) -> ManagedFile {
         ManagedFile {
             path: dir.join(name),

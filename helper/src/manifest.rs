@@ -41,8 +41,11 @@ const SETTINGS_ONLY_KEYS: &[&str] = &[
     "outputStyle",
     "apiKeyHelper",
     "enabledPlugins",
-    "allowedTools",
 ];
+
+/// Keys that Claude Code reads only from a project's entry of `.claude.json`
+/// (`projects.<path>.<key>`); at the top level they have no effect.
+const PROJECT_ONLY_KEYS: &[&str] = &["allowedTools"];
 
 /// One Home Manager generation's declared state for every account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,12 +58,12 @@ pub struct Manifest {
     pub store_dir: PathBuf,
     /// Accounts by name (the `<name>` of `programs.claude-code.accounts.<name>`).
     pub accounts: BTreeMap<String, Account>,
-    /// The account the `claude` dispatcher runs where no [`Manifest::account_for`]
-    /// prefix matches (`programs.claude-code.defaultAccount`).
+    /// The account a plain `claude` (the dispatcher) runs where no
+    /// [`Manifest::account_for`] prefix matches; `null` for none
+    /// (`programs.claude-code.defaultAccount`).
     pub default_account: Option<String>,
-    /// Directory (absolute or `~/...`) -> account: the dispatcher runs the
-    /// account of the longest prefix of the current directory
-    /// (`programs.claude-code.accountFor`).
+    /// Directory prefixes (absolute or `~/...`) and the account the
+    /// dispatcher runs below each (`programs.claude-code.accountFor`).
     pub account_for: BTreeMap<String, String>,
 }
 
@@ -143,6 +146,30 @@ pub struct Account {
     /// The per-project MCP overlay file, relative to the worktree's top level or
     /// absolute; `null` disables overlays.
     pub mcp_overlay: Option<PathBuf>,
+    /// Declared entries of `plugins/known_marketplaces.json` in the account
+    /// dir, by marketplace name (Home Manager's `marketplaces`). Claude Code
+    /// writes that file too, so it is three-way applied at activation like
+    /// `settings.json`, never linked.
+    pub known_marketplaces: Map<String, Value>,
+    /// The account's files as Claude Code reads them, rendered into the store
+    /// from the same values as this entry.
+    pub files: AccountFiles,
+    /// Named presets of `settings.json` keys: profile name -> absolute path of
+    /// a JSON object (rendered into the store), passed with `--settings` by
+    /// `claude-session start --profile P` and `CLAUDE_ACCOUNTS_PROFILE=P`.
+    pub profiles: BTreeMap<String, PathBuf>,
+}
+
+/// Files the module renders per account, next to the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccountFiles {
+    /// The declared `settings.json` keys ([`Account::settings`]) as a file,
+    /// e.g. for `claude --settings`.
+    pub settings: PathBuf,
+    /// The declared MCP servers as `{"mcpServers": ...}`, Claude Code's
+    /// `--mcp-config` format.
+    pub mcp_config: PathBuf,
 }
 
 /// Expands a leading `~/` against `home`.
@@ -171,7 +198,63 @@ impl Account {
     }
 }
 
+impl Account {
+    /// Problems with the rendered [`AccountFiles`]: each must be readable
+    /// and hold exactly what this entry declares (`settings`, and
+    /// `{"mcpServers": ...}` of `claudeJson.mcpServers`), so that what other
+    /// tools read from them is what the helper applies.
+    pub fn rendered_file_problems(&self, name: &str) -> Vec<String> {
+        let expected = [
+            (
+                "settings",
+                &self.files.settings,
+                Value::Object(self.settings.clone()),
+            ),
+            (
+                "mcpConfig",
+                &self.files.mcp_config,
+                serde_json::json!({ "mcpServers": self.mcp_servers() }),
+            ),
+        ];
+        let mut problems = Vec::new();
+        for (field, path, want) in expected {
+            let at = format!("accounts.{name}.files.{field}");
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(format!(
+                        "{at}: cannot read {}: {e}; build the manifest with the module that renders it",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
+            match serde_json::from_str::<Value>(&text) {
+                Ok(found) if found == want => {}
+                Ok(_) => problems.push(format!(
+                    "{at}: {} differs from what accounts.{name} declares; the file and the manifest come from different renderings (rebuild them together)",
+                    path.display()
+                )),
+                Err(e) => problems.push(format!(
+                    "{at}: {} is not valid JSON ({e}); rebuild it with the module",
+                    path.display()
+                )),
+            }
+        }
+        problems
+    }
+}
+
 impl Manifest {
+    /// Problems with every account's rendered files (see
+    /// [`Account::rendered_file_problems`]).
+    pub fn rendered_file_problems(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .flat_map(|(name, a)| a.rendered_file_problems(name))
+            .collect()
+    }
+
     /// Reads, parses and validates a manifest; every problem is reported.
     pub fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
@@ -306,6 +389,16 @@ fn valid_env_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// Whether `name` can name a profile: it is typed on command lines and in
+/// `CLAUDE_ACCOUNTS_PROFILE`.
+pub fn valid_profile_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
 fn is_absolute_or_home(p: &Path) -> bool {
     p.is_absolute() || p.starts_with("~")
 }
@@ -373,6 +466,14 @@ pub fn validate(m: &Manifest) -> Vec<String> {
             if a.claude_json.contains_key(*key) {
                 problems.push(format!(
                     "{}: Claude Code reads {key} from settings.json, not .claude.json; move it to settings",
+                    at(&format!("claudeJson.{key}"))
+                ));
+            }
+        }
+        for key in PROJECT_ONLY_KEYS {
+            if a.claude_json.contains_key(*key) {
+                problems.push(format!(
+                    "{}: Claude Code reads {key} per project (projects.<path>.{key} of .claude.json), not at the top level; allow tools for every project with settings.permissions.allow",
                     at(&format!("claudeJson.{key}"))
                 ));
             }
@@ -479,6 +580,41 @@ pub fn validate(m: &Manifest) -> Vec<String> {
                     "{}: {:?} must be an absolute path",
                     at("trustedProjects"),
                     p
+                ));
+            }
+        }
+        for (market, entry) in &a.known_marketplaces {
+            if !entry.is_object() {
+                problems.push(format!(
+                    "{}: a marketplace entry must be an object",
+                    at(&format!("knownMarketplaces.{market}"))
+                ));
+            }
+        }
+        for (field, path) in [
+            ("files.settings", &a.files.settings),
+            ("files.mcpConfig", &a.files.mcp_config),
+        ] {
+            if !path.is_absolute() {
+                problems.push(format!(
+                    "{}: {:?} must be an absolute path (a file in the store)",
+                    at(field),
+                    path
+                ));
+            }
+        }
+        for (profile, path) in &a.profiles {
+            if !valid_profile_name(profile) {
+                problems.push(format!(
+                    "{}: {profile:?} is not a profile name; use letters, digits, '.', '-' and '_'",
+                    at("profiles")
+                ));
+            }
+            if !path.is_absolute() {
+                problems.push(format!(
+                    "{}: {:?} must be an absolute path (the module renders profiles into the store)",
+                    at(&format!("profiles.{profile}")),
+                    path
                 ));
             }
         }
@@ -655,6 +791,7 @@ mod tests {
         let mut v: Value = serde_json::from_str(&golden()).unwrap();
         let pro = v["accounts"]["pro"].clone();
         v["accounts"]["max"]["claudeJson"]["permissions"] = serde_json::json!({});
+        v["accounts"]["max"]["claudeJson"]["allowedTools"] = serde_json::json!([]);
         v["accounts"]["max"]["settings"]["mcpServers"] = serde_json::json!({});
         v["accounts"]["max"]["environment"]["CLAUDE_CONFIG_DIR"] = "/x".into();
         v["accounts"]["max"]["claudeJson"]["mcpServers"]["bad"] =
@@ -668,6 +805,7 @@ mod tests {
         let text = Problems(err.clone()).to_string();
         for needle in [
             "claudeJson.permissions",
+            "claudeJson.allowedTools: Claude Code reads allowedTools per project",
             "settings.mcpServers",
             "CLAUDE_CONFIG_DIR",
             "mcpServers.bad: a http server needs a \"url\"",
@@ -677,6 +815,62 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    /// The rendered files must hold what the entry declares: equal JSON
+    /// passes, a different value, a missing file or bad JSON is a problem
+    /// naming the field and the path.
+    #[test]
+    fn rendered_files_must_match_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest::parse(&golden()).unwrap();
+        let max = m.accounts.get_mut("max").unwrap();
+        max.files.settings = dir.path().join("settings.json");
+        max.files.mcp_config = dir.path().join("mcp.json");
+        std::fs::write(
+            &max.files.settings,
+            serde_json::to_vec_pretty(&max.settings).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            &max.files.mcp_config,
+            serde_json::json!({"mcpServers": max.mcp_servers()}).to_string(),
+        )
+        .unwrap();
+        assert_eq!(max.rendered_file_problems("max"), Vec::<String>::new());
+
+        std::fs::write(&max.files.settings, r#"{"model": "haiku"}"#).unwrap();
+        std::fs::remove_file(&max.files.mcp_config).unwrap();
+        let problems = max.rendered_file_problems("max");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("accounts.max.files.settings: ")
+                && problems[0].contains("differs from what accounts.max declares"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("accounts.max.files.mcpConfig: cannot read ")
+                && problems[1].contains("mcp.json"),
+            "{problems:?}"
+        );
+
+        std::fs::write(&max.files.settings, "{").unwrap();
+        assert!(max.rendered_file_problems("max")[0].contains("is not valid JSON"));
+    }
+
+    #[test]
+    fn profiles_need_a_name_and_an_absolute_path() {
+        let mut v: Value = serde_json::from_str(&golden()).unwrap();
+        v["accounts"]["pro"]["profiles"] = serde_json::json!({"ok": "/nix/store/x-ok.json", "rel": "fast.json", ".hidden": "/x", "a b": "/y"});
+        let text = Problems(check_text(&v.to_string()).unwrap_err()).to_string();
+        for needle in [
+            "accounts.pro.profiles.rel: \"fast.json\" must be an absolute path",
+            "\".hidden\" is not a profile name",
+            "\"a b\" is not a profile name",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("\"ok\""), "{text}");
     }
 
     #[test]

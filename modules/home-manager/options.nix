@@ -67,7 +67,7 @@ let
   };
 
   accountModule =
-    { name, ... }:
+    { name, config, ... }:
     {
       options = {
         enable = lib.mkEnableOption "the Claude Code account `${name}`" // {
@@ -127,8 +127,10 @@ let
             {option}`rules`, {option}`outputStyles`, {option}`hooks` and
             {option}`skills` are merged by name (the account wins), the
             `*Dir` options and {option}`context` are used when the account
-            sets none. Plugins, marketplaces and LSP servers are not carried
-            over.
+            sets none. {option}`plugins`, {option}`marketplaces` and
+            {option}`lspServers` are merged by name too, and
+            {option}`enableMcpIntegration` follows the shared one unless
+            set.
           '';
         };
 
@@ -137,7 +139,7 @@ let
           default = { };
           example = literalExpression ''
             {
-              model = "opus";
+              model = "sonnet";
               permissions.allow = [ "Bash(git status)" "Bash(cargo test:*)" ];
               permissions.deny = [ "Read(./.env)" ];
               env.DISABLE_TELEMETRY = "1";
@@ -185,16 +187,162 @@ let
           '';
         };
 
+        enableMcpIntegration = mkOption {
+          type = types.bool;
+          default =
+            config.inheritShared && upstreamPresent && cfg.enable && cfg.enableMcpIntegration;
+          defaultText = literalExpression "inheritShared && config.programs.claude-code.enable && config.programs.claude-code.enableMcpIntegration";
+          example = true;
+          description = ''
+            Whether the account's {file}`.claude.json` also gets the MCP
+            servers of {option}`programs.mcp.servers` (when `programs.mcp` is
+            enabled), transformed as Home Manager's module does (`type`
+            added, file-backed `envFiles` secrets read by a wrapper at
+            start). Servers of {option}`mcpServers` win by name. A server
+            disabled there (`enabled = false` or `disabled = true`) is left
+            out: unlike a project's {file}`.mcp.json`, user-scope servers
+            in {file}`.claude.json` have no toggle Claude Code honours.
+          '';
+        };
+
+        plugins = mkOption {
+          type = types.either (types.attrsOf (types.either types.package types.path)) (
+            types.listOf (types.either types.package types.path)
+          );
+          default = { };
+          example = literalExpression ''
+            {
+              my-local-plugin = ./my-local-plugin;
+              claude-plugin = pkgs.fetchFromGitHub {
+                owner = "some-github-org";
+                repo = "claude-plugin";
+                rev = "779a68ebc2a75e4a184d2c87e5a43a758e6458a1";
+                hash = "sha256-...";
+              };
+            }
+          '';
+          description = ''
+            Personal plugins of the account (as Home Manager's
+            {option}`programs.claude-code.plugins`): the attribute name
+            becomes the plugin's directory name, the value is the plugin
+            directory (a path, a package or a fetcher's output; a
+            subdirectory of a store path works too). Each plugin's
+            skills, agents, commands, hooks and MCP servers reach every
+            session of the account. With Claude Code 2.1.157 or later (or
+            `package = null`) each plugin is a directory of the account's
+            {file}`skills/` (a {file}`.claude-plugin/plugin.json` is added
+            when the plugin has none); with 2.1.76 to 2.1.156, or a package
+            without a version, the account's {command}`claude` is wrapped
+            with `--plugin-dir` instead. A list is accepted but deprecated
+            (names then come from the entries' base names). Merged by name
+            with the shared {option}`programs.claude-code.plugins` when
+            inheriting (the account wins).
+          '';
+        };
+
+        marketplaces = mkOption {
+          type = types.attrsOf (types.either types.package types.path);
+          default = { };
+          example = literalExpression "{ local-marketplace = ./my-local-marketplace; }";
+          description = ''
+            Plugin marketplaces of the account, by name, each a directory
+            (a path, a package or a fetcher's output). Declared in the
+            account's {file}`settings.json` as `extraKnownMarketplaces` and
+            in {file}`plugins/known_marketplaces.json`; both stay writable
+            (Claude Code writes them when you add a marketplace), so they
+            are three-way applied: marketplaces removed here are removed
+            there, and the ones you add are kept. Merged by name with the
+            shared {option}`programs.claude-code.marketplaces` when
+            inheriting (the account wins).
+          '';
+        };
+
+        lspServers = mkOption {
+          type = types.attrsOf jsonFormat.type;
+          default = { };
+          example = literalExpression ''
+            {
+              go = {
+                command = "gopls";
+                args = [ "serve" ];
+                extensionToLanguage.".go" = "go";
+              };
+            }
+          '';
+          description = ''
+            LSP servers of the account (the format of a plugin's
+            {file}`.lsp.json`). Rendered as {file}`.lsp.json` of a generated
+            plugin, {file}`skills/claude-code-home-manager` (plugin name
+            `hm`, as Home Manager's module names it). Merged by name with
+            the shared {option}`programs.claude-code.lspServers` when
+            inheriting (the account wins).
+          '';
+        };
+
+        profiles = mkOption {
+          type = types.attrsOf jsonFormat.type;
+          default = { };
+          example = literalExpression ''
+            {
+              review = {
+                model = "sonnet";
+                permissions.deny = [ "Edit" "Write" ];
+              };
+            }
+          '';
+          description = ''
+            Named profiles of the account: each a set of {file}`settings.json`
+            keys, rendered into the store as a JSON file that a session of
+            the account can be started with (see {command}`claude-session`).
+            Merged by name with the shared
+            {option}`programs.claude-code.profiles` when
+            {option}`inheritShared` is set (the account's profile of a name
+            replaces the shared one whole).
+          '';
+        };
+
+        files = mkOption {
+          type = types.submodule {
+            options = {
+              settings = mkOption {
+                type = types.path;
+                readOnly = true;
+                description = "The account's declared {file}`settings.json` keys, as a file in the store.";
+              };
+              mcpConfig = mkOption {
+                type = types.path;
+                readOnly = true;
+                description = ''
+                  The account's MCP servers as `{"mcpServers": ...}` in the
+                  store, the format of {command}`claude --mcp-config`.
+                '';
+              };
+            };
+          };
+          readOnly = true;
+          defaultText = literalExpression "rendered by the module";
+          example = literalExpression ''"''${config.programs.claude-code.accounts.max.files.mcpConfig}"'';
+          description = ''
+            The account's files as Claude Code reads them, rendered into the
+            store from the values of its manifest entry (which references
+            them), for other tools: e.g. `claude --mcp-config` with
+            {option}`files.mcpConfig`, or `claude --settings` with
+            {option}`files.settings`. Read-only.
+          '';
+        };
+
         claudeJson = mkOption {
           inherit (jsonFormat) type;
           default = { };
-          example = literalExpression "{ autoUpdates = false; }";
+          example = literalExpression "{ editorMode = \"vim\"; }";
           description = ''
             Other top-level keys enforced in the account's
             {file}`.claude.json`; every key not declared here (projects,
             history, identity) stays Claude Code's. Use {option}`mcpServers`
             for servers and {option}`settings` for what Claude Code reads from
-            {file}`settings.json`.
+            {file}`settings.json` (e.g. `settings.env.DISABLE_AUTOUPDATER =
+            "1"` rather than `autoUpdates = false`, which Claude Code 2.1.x
+            migrates away at every start).
           '';
         };
 
@@ -412,12 +560,16 @@ let
             "lastReleaseNotesSeen"
             "firstStartTime"
             "installMethod"
-            "autoUpdates"
+            "customApiKeyResponses"
           ];
           description = ''
-            Top-level {file}`.claude.json` keys copied from the account dir
-            into a new runtime dir, so that a new worktree needs no login and
-            shows no first-run wizard.
+            The account-wide top-level {file}`.claude.json` keys (identity,
+            onboarding, API key approvals): copied from the account dir into
+            a new runtime dir and kept in step between the account's and
+            every runtime dir's {file}`.claude.json`, so that a new worktree
+            needs no login and shows no first-run wizard. (`autoUpdates` is
+            not one: Claude Code 2.1.x moves it into {file}`settings.json` as
+            `env.DISABLE_AUTOUPDATER`.)
           '';
         };
 
@@ -451,7 +603,7 @@ in
       example = literalExpression ''
         {
           max = {
-            settings.model = "opus";
+            settings.model = "sonnet";
             mcpServers.github = {
               type = "http";
               url = "https://api.githubcopilot.com/mcp/";
@@ -470,6 +622,51 @@ in
         and {command}`claude-close` ends one. Settings and servers declared
         here are applied into Claude Code's own writable files at every
         switch and launch, keeping everything Claude Code writes.
+      '';
+    };
+
+    defaultAccount = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "max";
+      description = ''
+        The account a plain {command}`claude` runs where no
+        {option}`programs.claude-code.accountFor` prefix matches. Setting
+        this or {option}`accountFor` installs a {command}`claude` command
+        that picks the account (`CLAUDE_ACCOUNT=<name>` overrides the choice
+        for one command) and runs its launch with the arguments untouched;
+        it takes precedence over the package's own {command}`claude` in the
+        profile. Without either, no {command}`claude` is installed by this
+        module.
+      '';
+    };
+
+    accountFor = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      example = literalExpression ''
+        {
+          "~/work" = "work";
+          "''${config.home.homeDirectory}/src/oss" = "max";
+        }
+      '';
+      description = ''
+        Directory prefixes (absolute, or starting with `~/`) and the account
+        a plain {command}`claude` runs below each; the longest matching
+        prefix wins, else {option}`programs.claude-code.defaultAccount`.
+        Setting it installs the {command}`claude` command described there.
+      '';
+    };
+
+    profiles = mkOption {
+      type = types.attrsOf jsonFormat.type;
+      default = { };
+      example = literalExpression "{ fast.model = \"haiku\"; }";
+      description = ''
+        Profiles shared by every account that inherits
+        ({option}`programs.claude-code.accounts.<name>.inheritShared`); an
+        account's own profile of the same name wins. See
+        {option}`programs.claude-code.accounts.<name>.profiles`.
       '';
     };
 

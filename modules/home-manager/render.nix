@@ -45,8 +45,12 @@ rec {
     "outputStyle"
     "apiKeyHelper"
     "enabledPlugins"
-    "allowedTools"
   ];
+
+  # Keys that Claude Code reads only from a project's entry of `.claude.json`
+  # (`projects.<path>.<key>`); at the top level they have no effect (the
+  # helper rejects them too).
+  projectOnlyKeys = [ "allowedTools" ];
 
   # Merges two JSON objects recursively, `over` winning: objects merge key by
   # key, every other value (lists included) is replaced whole. This is how an
@@ -114,6 +118,9 @@ rec {
       oauthTokenFile,
       trustedProjects,
       mcpOverlay,
+      knownMarketplaces,
+      files,
+      profiles ? { },
     }:
     {
       inherit
@@ -131,6 +138,9 @@ rec {
         oauthTokenFile
         trustedProjects
         mcpOverlay
+        knownMarketplaces
+        files
+        profiles
         ;
       claudeJson = claudeJson // {
         mcpServers = mcpServers;
@@ -188,6 +198,14 @@ rec {
       exec ${shellQuote helper} ${shellQuote subcommand} --manifest ${shellQuote manifest} "$@"
     '';
 
+  # The body of the opt-in `claude`: one `exec` into the helper's dispatcher,
+  # which picks the account; the user's arguments follow `--` untouched.
+  dispatchBody =
+    { helper, manifest }:
+    ''
+      exec ${shellQuote helper} dispatch --manifest ${shellQuote manifest} -- "$@"
+    '';
+
   # Whether a string is a valid account name: it names directories and the
   # `claude<name>` command.
   validAccountName = name: match "[A-Za-z0-9_-]+" name != null;
@@ -214,6 +232,38 @@ rec {
   # settings.json).
   misplacedClaudeJsonKeys =
     claudeJson: filter (key: elem key settingsOnlyKeys) (attrNames claudeJson);
+
+  # Keys of `claudeJson` that Claude Code reads per project only.
+  projectClaudeJsonKeys = claudeJson: filter (key: elem key projectOnlyKeys) (attrNames claudeJson);
+
+  # Declared keys that Claude Code 2.1.x migrates away at every start, so
+  # that every launch would re-apply them and report drift: a list of
+  # `{ key; instead; }`, `key` the option path below the account and
+  # `instead` what to declare.
+  migratedKeys =
+    { settings, claudeJson }:
+    (
+      if (settings.model or null) == "opus" then
+        [
+          {
+            key = "settings.model = \"opus\"";
+            instead = "Claude Code rewrites the alias \"opus\" in settings.json at start (to \"opus[1m]\" where the 1M context is offered, or drops it when the organisation's default model changes); declare environment.ANTHROPIC_MODEL = \"opus\" (Claude Code never rewrites the environment), put the model in a profile, or declare a full model name";
+          }
+        ]
+      else
+        [ ]
+    )
+    ++ (
+      if (claudeJson.autoUpdates or null) == false then
+        [
+          {
+            key = "claudeJson.autoUpdates";
+            instead = "Claude Code removes autoUpdates = false from .claude.json at the first start in each config dir (every new runtime dir) and sets env.DISABLE_AUTOUPDATER = \"1\" in settings.json instead; declare settings.env.DISABLE_AUTOUPDATER = \"1\" instead";
+          }
+        ]
+      else
+        [ ]
+    );
 
   # True for a non-empty string.
   nonEmpty = s: isString s && s != "";

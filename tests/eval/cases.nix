@@ -72,7 +72,7 @@ let
       inherits = {
         package = claude;
         settings = {
-          model = "opus";
+          model = "sonnet";
           permissions.allow = [ "Edit" ];
         };
         mcpServers.replaced = {
@@ -112,6 +112,15 @@ let
             args = [ "-y" "@modelcontextprotocol/server-everything" ];
           };
           remote.url = "https://mcp.example.com/mcp";
+          # A file-backed secret: read by a wrapper at start, never in the store.
+          secret = {
+            command = "secret-server";
+            args = [ "--stdio" ];
+            env = {
+              LEVEL = "debug";
+              TOKEN.file = "/run/secrets/token";
+            };
+          };
           disabled = {
             command = "nope";
             enabled = false;
@@ -123,9 +132,104 @@ let
         package = claude;
         enableMcpIntegration = true;
       };
-      programs.claude-code.accounts.max.package = claude;
+      programs.claude-code.accounts = {
+        max.package = claude;
+        # Switched off per account.
+        off = {
+          package = claude;
+          enableMcpIntegration = false;
+        };
+        # Switched on without inheriting anything else.
+        standalone = {
+          package = claude;
+          inheritShared = false;
+          enableMcpIntegration = true;
+        };
+      };
     }
   ];
+
+  # Plugins, marketplaces and LSP servers, shared and per account.
+  aPlugin = pkgs.writeTextFile {
+    name = "a-plugin";
+    destination = "/commands/a.md";
+    text = "A.";
+  };
+  aMarketplace = pkgs.writeTextFile {
+    name = "a-marketplace";
+    destination = "/.claude-plugin/marketplace.json";
+    text = "{}";
+  };
+  withExtras =
+    package: account:
+    evalHome [
+      {
+        programs.claude-code = {
+          enable = true;
+          package = claude;
+          plugins = {
+            shared = aPlugin;
+            replaced = aPlugin;
+          };
+          marketplaces.shared-market = aMarketplace;
+          lspServers = {
+            go.command = "gopls";
+            rust.command = "rust-analyzer";
+          };
+          accounts.max = {
+            inherit package;
+          }
+          // account;
+          accounts.standalone = {
+            inherit package;
+            inheritShared = false;
+          };
+        };
+      }
+    ];
+  extras = withExtras claude {
+    plugins.replaced = aPlugin;
+    plugins.own = aPlugin;
+    marketplaces.own-market = aMarketplace;
+    lspServers.go.command = "own-gopls";
+  };
+  claudeAt =
+    version:
+    pkgs.writeTextFile {
+      name = "claude-code-${version}";
+      destination = "/bin/claude";
+      executable = true;
+      text = "#!/bin/sh\nexit 0\n";
+    };
+
+  # The opt-in `claude` that picks the account, and profiles.
+  dispatching = evalHome [
+    {
+      programs.claude-code = {
+        enable = true;
+        package = claude;
+        defaultAccount = "max";
+        accountFor."~/work" = "work";
+        profiles = {
+          fast.model = "haiku";
+          review.model = "sonnet";
+        };
+        accounts = {
+          max = {
+            package = claude;
+            profiles.review.permissions.deny = [ "Edit" ];
+          };
+          work = {
+            package = claude;
+            inheritShared = false;
+            profiles.solo.model = "sonnet";
+          };
+        };
+      };
+    }
+  ];
+  secretServer = (manifestOf mcpIntegration).accounts.max.claudeJson.mcpServers.secret;
+  packagesNamed = name: config: builtins.filter (p: (p.name or "") == name) config.home.packages;
 
   # Configurations that must fail, and the messages they must fail with.
   bad = modules: failedAssertions (evalHome modules);
@@ -136,7 +240,7 @@ in
     expected = {
       theme = "dark";
       includeCoAuthoredBy = false;
-      model = "opus";
+      model = "sonnet";
       permissions = {
         allow = [ "Edit" ];
         deny = [ "Read(./.env)" ];
@@ -196,7 +300,7 @@ in
     };
     expected = {
       settings = {
-        model = "opus";
+        model = "sonnet";
         permissions.allow = [ "Edit" ];
       };
       assets = [ "commands" ];
@@ -221,7 +325,217 @@ in
         url = "https://mcp.example.com/mcp";
         type = "http";
       };
+      # The wrapper reads TOKEN from its file at start; args go to it (empty
+      # ones are dropped as Home Manager's transform drops them).
+      secret = {
+        inherit (secretServer) command;
+        env.LEVEL = "debug";
+        type = "stdio";
+      };
     };
+  };
+  mcpIntegrationReadsFileSecretsInAWrapper = {
+    actual = {
+      wrapper = builtins.match ".*-mcp-secret-wrapper" "${secretServer.command}" != null;
+      secretNotInTheManifest =
+        !(pkgs.lib.hasInfix "/run/secrets/token" (builtins.toJSON (manifestOf mcpIntegration)));
+    };
+    expected = {
+      wrapper = true;
+      secretNotInTheManifest = true;
+    };
+  };
+  mcpIntegrationFollowsTheSharedSwitchUnlessSetPerAccount = {
+    actual = builtins.mapAttrs (_: a: builtins.attrNames a.claudeJson.mcpServers) (
+      manifestOf mcpIntegration
+    ).accounts;
+    expected = {
+      max = [
+        "everything"
+        "remote"
+        "secret"
+      ];
+      off = [ ];
+      standalone = [
+        "everything"
+        "remote"
+        "secret"
+      ];
+    };
+  };
+  extrasInheritedByNameAccountWins = {
+    actual =
+      let
+        a = extras.programs.claude-code.accounts.max;
+        m = (manifestOf extras).accounts;
+      in
+      {
+        marketplaces = builtins.attrNames m.max.knownMarketplaces;
+        declared = builtins.attrNames m.max.settings.extraKnownMarketplaces;
+        marketplaceEntry = m.max.knownMarketplaces.own-market;
+        assets = m.max.assets;
+        standalone = {
+          inherit (m.standalone) assets knownMarketplaces;
+          declared = m.standalone.settings ? extraKnownMarketplaces;
+        };
+        # The account's own options, before inheritance, are unchanged.
+        ownPlugins = builtins.attrNames a.plugins;
+      };
+    expected = {
+      marketplaces = [
+        "own-market"
+        "shared-market"
+      ];
+      declared = [
+        "own-market"
+        "shared-market"
+      ];
+      marketplaceEntry = {
+        source = {
+          source = "directory";
+          path = "${aMarketplace}";
+        };
+        installLocation = "${aMarketplace}";
+        lastUpdated = "1970-01-01T00:00:00Z";
+      };
+      assets = [ "skills" ];
+      standalone = {
+        assets = [ ];
+        knownMarketplaces = { };
+        declared = false;
+      };
+      ownPlugins = [
+        "own"
+        "replaced"
+      ];
+    };
+  };
+  filesAreExposedAndReferencedByTheManifest = {
+    actual =
+      let
+        a = extras.programs.claude-code.accounts.max;
+      in
+      {
+        files = (manifestOf extras).accounts.max.files;
+        names = map (f: builtins.substring 33 100 (baseNameOf f)) [
+          a.files.settings
+          a.files.mcpConfig
+        ];
+      };
+    expected = {
+      files = {
+        settings = "${extras.programs.claude-code.accounts.max.files.settings}";
+        mcpConfig = "${extras.programs.claude-code.accounts.max.files.mcpConfig}";
+      };
+      names = [
+        "claude-max-settings.json"
+        "claude-max-mcp.json"
+      ];
+    };
+  };
+  personalPluginsFrom2_1_157 = {
+    actual = (manifestOf (withExtras (claudeAt "2.1.157") { })).accounts.max.claude;
+    expected = "${claudeAt "2.1.157"}/bin/claude";
+  };
+  pluginDirWrapperBefore2_1_157 =
+    let
+      config = withExtras (claudeAt "2.1.100") { };
+      claudePath = (manifestOf config).accounts.max.claude;
+    in
+    {
+      actual = {
+        wrapped = claudePath != "${claudeAt "2.1.100"}/bin/claude" && pkgs.lib.hasSuffix "/bin/claude" claudePath;
+        # Skills are not used for plugins then.
+        assets = (manifestOf config).accounts.max.assets;
+        warnings = ourWarnings config;
+      };
+      expected = {
+        wrapped = true;
+        assets = [ ];
+        warnings = [
+          ''
+            programs.claude-code.accounts.max.package is version 2.1.100, so its plugins and LSP servers are passed with `--plugin-dir` by a wrapper around claude, which strict subcommands such as `claude rc` may reject. Use Claude Code 2.1.157 or later to get them as personal plugins.
+          ''
+        ];
+      };
+    };
+  dispatcherChoicesAreInTheManifest = {
+    actual = {
+      inherit (manifestOf dispatching) defaultAccount accountFor;
+      plain = {
+        inherit (manifestOf inheriting) defaultAccount accountFor;
+      };
+    };
+    expected = {
+      defaultAccount = "max";
+      accountFor."~/work" = "work";
+      plain = {
+        defaultAccount = null;
+        accountFor = { };
+      };
+    };
+  };
+  dispatcherClaudeWinsOverThePackagesClaude = {
+    # Home Manager's programs.claude-code installs the package (named
+    # claude-code-*); the dispatcher `claude` has the higher priority.
+    actual = {
+      dispatcher = map (p: p.meta.priority or null) (packagesNamed "claude" dispatching);
+      plain = packagesNamed "claude" inheriting;
+    };
+    expected = {
+      dispatcher = [ (-10) ];
+      plain = [ ];
+    };
+  };
+  profilesInheritedByNameAccountWinsWhole = {
+    actual = builtins.mapAttrs (
+      _: a: builtins.mapAttrs (_: f: builtins.substring 33 100 (baseNameOf f)) a.profiles
+    ) (manifestOf dispatching).accounts;
+    expected = {
+      max = {
+        fast = "claude-max-profile-fast.json";
+        review = "claude-max-profile-review.json";
+      };
+      work.solo = "claude-work-profile-solo.json";
+    };
+  };
+  forwardingCommandsAreInstalled = {
+    actual = builtins.sort builtins.lessThan (
+      builtins.filter (n: builtins.match "claude-(status|close|session|explain)" n != null) (
+        map (p: p.name or "") inheriting.home.packages
+      )
+    );
+    expected = [
+      "claude-close"
+      "claude-explain"
+      "claude-session"
+      "claude-status"
+    ];
+  };
+  assertionDispatcherChoices = {
+    actual = bad [
+      {
+        programs.claude-code = {
+          defaultAccount = "nobody";
+          accountFor = {
+            "work" = "max";
+            "/srv" = "ghost";
+          };
+          accounts.max.package = null;
+          accounts.pro = {
+            package = claude;
+            profiles."two words".model = "haiku";
+          };
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.pro.profiles: a profile name may hold only letters, digits, \"-\" and \"_\"; rename two words."
+      ''programs.claude-code.defaultAccount = "nobody" is not an enabled account (accounts: max, pro); name one of them or set it to null.''
+      ''programs.claude-code.accountFor."/srv" = "ghost" is not an enabled account (accounts: max, pro); name one of them.''
+      ''programs.claude-code.accountFor."work": a directory must be absolute or start with ~/, e.g. "~/work".''
+      "programs.claude-code.accounts.max.package is null, so its launch would look claude up in PATH and find the claude command that programs.claude-code.defaultAccount/accountFor install; set the account's package."
+    ];
   };
   packageDefaultsToTheUpstreamPackage = {
     actual = (manifestOf mcpIntegration).accounts.max.claude;
@@ -361,6 +675,7 @@ in
           claudeJson = {
             permissions = { };
             mcpServers = { };
+            allowedTools = [ "Edit" ];
           };
           environment.CLAUDE_CONFIG_DIR = "/tmp/x";
         };
@@ -370,6 +685,7 @@ in
       "programs.claude-code.accounts.max.claudeJson.mcpServers: declare MCP servers in programs.claude-code.accounts.max.mcpServers instead (it adds the enabled toggle and merges shared servers)."
       "programs.claude-code.accounts.max.settings.mcpServers: Claude Code ignores mcpServers in settings.json; move the servers to programs.claude-code.accounts.max.mcpServers."
       "programs.claude-code.accounts.max.claudeJson: Claude Code reads permissions from settings.json, not .claude.json; move it to programs.claude-code.accounts.max.settings."
+      "programs.claude-code.accounts.max.claudeJson: allowedTools is a per-project key of .claude.json (projects.<path>.allowedTools, written by Claude Code when you approve a tool), not a top-level one, so it has no effect here; allow tools for every project with programs.claude-code.accounts.max.settings.permissions.allow instead."
       "programs.claude-code.accounts.max: CLAUDE_CONFIG_DIR is chosen by claudemax for every session; remove it from environment/secretFiles and set configDir or isolation instead."
     ];
   };
@@ -426,27 +742,69 @@ in
       ''
     ];
   };
-  warningSharedExtrasNotInherited = {
+  warningMigratedKeys = {
     actual = ourWarnings (evalHome [
       {
         programs.claude-code = {
           enable = true;
           package = claude;
-          lspServers.go.command = "gopls";
-          accounts = {
-            inherits.package = claude;
-            standalone = {
-              package = claude;
-              inheritShared = false;
-            };
+          settings.model = "opus";
+          accounts.max = {
+            package = claude;
+            claudeJson.autoUpdates = false;
           };
         };
       }
     ]);
     expected = [
       ''
-        programs.claude-code.accounts.inherits inherits from programs.claude-code, but its plugins, marketplaces and lspServers are not carried into accounts; declare what the account needs in programs.claude-code.accounts.inherits.skills or programs.claude-code.accounts.inherits.mcpServers.
+        programs.claude-code.accounts.max.settings.model = "opus": Claude Code rewrites the alias "opus" in settings.json at start (to "opus[1m]" where the 1M context is offered, or drops it when the organisation's default model changes); declare environment.ANTHROPIC_MODEL = "opus" (Claude Code never rewrites the environment), put the model in a profile, or declare a full model name. Otherwise every launch re-applies it and reports drift.
       ''
+      ''
+        programs.claude-code.accounts.max.claudeJson.autoUpdates: Claude Code removes autoUpdates = false from .claude.json at the first start in each config dir (every new runtime dir) and sets env.DISABLE_AUTOUPDATER = "1" in settings.json instead; declare settings.env.DISABLE_AUTOUPDATER = "1" instead. Otherwise every launch re-applies it and reports drift.
+      ''
+    ];
+  };
+  warningPluginList = {
+    actual = ourWarnings (evalHome [
+      {
+        programs.claude-code.accounts.max = {
+          package = claude;
+          plugins = [ aPlugin ];
+        };
+      }
+    ]);
+    expected = [
+      ''
+        programs.claude-code.accounts.max.plugins is a list: each plugin's directory name then comes from its base name, which for a store path is unstable (e.g. `bxa1s0m3h4sh-source`). Use an attribute set, e.g. plugins.my-plugin = ./my-plugin;
+      ''
+    ];
+  };
+  assertionPluginsNeedClaude2_1_76 = {
+    actual = bad [
+      {
+        programs.claude-code.accounts.max = {
+          package = claudeAt "2.1.50";
+          lspServers.go.command = "gopls";
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.max: plugins and lspServers need Claude Code 2.1.76 or later, and programs.claude-code.accounts.max.package is version 2.1.50; upgrade the package or remove them."
+    ];
+  };
+  assertionSkillAndPluginShareAName = {
+    actual = bad [
+      {
+        programs.claude-code.accounts.max = {
+          package = claude;
+          skills.same = "A skill.";
+          plugins.same = aPlugin;
+        };
+      }
+    ];
+    expected = [
+      "programs.claude-code.accounts.max: same is both a skill and a plugin (both are directories of skills/); rename one."
     ];
   };
   warningMacosKeychain = {

@@ -24,6 +24,13 @@ let
   commands = testLib.evalHome [
     {
       programs.claude-code.accountsHelper.package = echoHelper;
+      # Home Manager's module installs the package's own `claude` into the
+      # same profile as the dispatcher.
+      programs.claude-code = {
+        enable = true;
+        package = claude;
+        defaultAccount = "max";
+      };
       programs.claude-code.accounts = {
         max.package = claude;
         pro = {
@@ -40,6 +47,26 @@ let
       programs.claude-code.accounts.max = {
         package = claude;
         secretFiles.TOKEN = "relative/token";
+      };
+    }
+  ];
+
+  # Claude Code 2.1.100 (before personal plugins), printing its arguments.
+  legacyClaude = pkgs.writeTextFile {
+    name = "claude-code-2.1.100";
+    destination = "/bin/claude";
+    executable = true;
+    text = ''
+      #!/bin/sh
+      for arg in "$@"; do printf '<%s>\n' "$arg"; done
+    '';
+  };
+  legacy = testLib.evalHome [
+    {
+      programs.claude-code.accounts.max = {
+        package = legacyClaude;
+        plugins.greet = pkgs.writeTextDir "commands/greet.md" "Say hello.";
+        lspServers.go.command = "gopls";
       };
     }
   ];
@@ -61,6 +88,15 @@ let
           file = pkgs.writeText "skill.md" "file skill";
         };
         context = "account memory";
+        plugins.greet = pkgs.runCommandLocal "greet-plugin" { } ''
+          mkdir -p $out/commands $out/agents
+          echo "Say hello." > $out/commands/greet.md
+          echo "An agent." > $out/agents/greeter.md
+        '';
+        lspServers.go = {
+          command = "gopls";
+          extensionToLanguage.".go" = "go";
+        };
       };
     }
   ];
@@ -72,6 +108,10 @@ in
       inherit pkgs;
     }
   );
+
+  # The nix-darwin module's options and activation (./darwin.nix), on every
+  # system: evaluation needs no Mac.
+  darwin-module-eval = testLib.compareCases "darwin-module-eval" (import ./darwin.nix { inherit pkgs; });
 
   # The manifest rendered from tests/fixtures/golden-config.nix, as written
   # to the store (and accepted there by `claude-accounts check`), equals the
@@ -135,13 +175,48 @@ in
         test ! -e ${bin}/claudepro
         ${bin}/claude-status --json | expect claude-status '<status>' '<--manifest>' '<${manifest}>' '<--json>'
         ${bin}/claude-close max --all | expect claude-close '<close>' '<--manifest>' '<${manifest}>' '<max>' '<--all>'
+        ${bin}/claude-session list | expect claude-session '<session>' '<--manifest>' '<${manifest}>' '<list>'
+        ${bin}/claude-explain --json | expect claude-explain '<explain>' '<--manifest>' '<${manifest}>' '<--json>'
+
 
         # The activation snippet honours DRY_RUN and VERBOSE as Home Manager sets them.
         bash -euo pipefail "$activationPath" | expect activation '<activate>' '<--manifest>' '<${manifest}>'
         DRY_RUN=1 VERBOSE=1 bash -euo pipefail "$activationPath" \
           | expect 'activation -n -v' '<activate>' '<--manifest>' '<${manifest}>' '<--dry-run>' '<--verbose>'
+
+        # The dispatcher, not the package's claude, is `claude` in the profile
+        # (by its priority: last, since hm-offline's stand-in buildEnv
+        # ignores priorities).
+        ${bin}/claude -p 'two words' -- x \
+          | expect claude '<dispatch>' '<--manifest>' '<${manifest}>' '<-->' '<-p>' '<two words>' '<-->' '<x>'
         touch "$out"
       '';
+
+  # Before Claude Code 2.1.157, an account's plugins (its own and the
+  # generated LSP plugin) reach claude as `--plugin-dir` arguments, ahead of
+  # the user's arguments, which pass untouched.
+  plugin-dir-wrapper =
+    let
+      claudePath = legacy.programs.claude-code.accountsManifestData.accounts.max.claude;
+    in
+    pkgs.runCommandLocal "plugin-dir-wrapper" { nativeBuildInputs = [ pkgs.diffutils ]; } ''
+      fail() { echo "plugin-dir-wrapper: $*" >&2; exit 1; }
+      ${claudePath} -p 'two words' > args
+      mapfile -t args < args
+      [ "''${#args[@]}" = 6 ] || fail "expected 6 arguments, got: ''${args[*]}"
+      [ "''${args[0]}" = "<--plugin-dir>" ] && [ "''${args[2]}" = "<--plugin-dir>" ] \
+        || fail "no --plugin-dir pair: ''${args[*]}"
+      lsp=''${args[1]#<}; lsp=''${lsp%>}
+      greet=''${args[3]#<}; greet=''${greet%>}
+      [ "$(tr -d ' \n' < "$lsp/.lsp.json")" = '{"go":{"command":"gopls"}}' ] \
+        || fail "the first plugin dir is not the LSP plugin"
+      [ "$(cat "$greet/commands/greet.md")" = "Say hello." ] \
+        && [ "$(tr -d ' \n' < "$greet/.claude-plugin/plugin.json")" = '{"name":"greet"}' ] \
+        || fail "the second plugin dir is not the plugin greet"
+      [ "''${args[4]}" = "<-p>" ] && [ "''${args[5]}" = "<two words>" ] \
+        || fail "the user's arguments did not follow untouched: ''${args[*]}"
+      touch "$out"
+    '';
 
   # A configuration the helper rejects does not build, so `home-manager
   # switch` stops before activating anything: the writer runs `check`.
@@ -184,6 +259,25 @@ in
       [ "$(cat ${files}/skills/file/SKILL.md)" = "file skill" ] || fail "a skill file is not SKILL.md"
       [ -x ${files}/hooks/shared-hook ] || fail "hooks are not executable"
       [ "$(cat ${files}/CLAUDE.md)" = "account memory" ] || fail "CLAUDE.md has the wrong content"
+      # Personal plugins: a directory of skills/ each, whose component
+      # directories are whole (linked) directories, with a plugin.json.
+      plugin=${files}/skills/greet
+      [ -L "$plugin" ] && [ -d "$plugin" ] || fail "the plugin greet is not a linked directory of skills/"
+      [ -L "$plugin/commands" ] && [ "$(cat "$plugin/commands/greet.md")" = "Say hello." ] \
+        || fail "the plugin's commands/ is not its whole directory"
+      [ "$(cat "$plugin/.claude-plugin/plugin.json" | tr -d ' \n')" = '{"name":"greet"}' ] \
+        || fail "the plugin has no generated plugin.json"
+      lsp=${files}/skills/claude-code-home-manager
+      [ "$(cat "$lsp/.claude-plugin/plugin.json" | tr -d ' \n')" = '{"name":"hm"}' ] \
+        || fail "the LSP plugin is not named hm"
+      [ "$(cat "$lsp/.lsp.json" | tr -d ' \n')" = '{"go":{"command":"gopls","extensionToLanguage":{".go":"go"}}}' ] \
+        || fail "the LSP plugin's .lsp.json is not the declared servers"
+      # Completions of the forwarding commands, as the helper prints them.
+      for command in claude-status claude-close claude-session claude-explain; do
+        [ -s ${path}/share/bash-completion/completions/$command ] || fail "no bash completion for $command"
+        [ -s ${path}/share/fish/vendor_completions.d/$command.fish ] || fail "no fish completion for $command"
+      done
+      [ -s ${path}/share/zsh/site-functions/_claude-accounts-commands ] || fail "no zsh completion for the commands"
       [ -s ${path}/share/bash-completion/completions/claude-accounts.bash ] || fail "no bash completion installed"
       [ -s ${path}/share/zsh/site-functions/_claude-accounts ] || fail "no zsh completion installed"
       [ -s ${path}/share/fish/vendor_completions.d/claude-accounts.fish ] || fail "no fish completion installed"

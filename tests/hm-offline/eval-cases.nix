@@ -21,7 +21,8 @@ let
     lib = import (nixpkgsLib + "/lib");
     inherit stubsDir;
   };
-  cases = import ../eval/cases.nix { inherit evalHome pkgs; };
+  cases =
+    import ../eval/cases.nix { inherit evalHome pkgs; } // import ../eval/darwin.nix { inherit pkgs; };
   names = builtins.attrNames cases;
   failing = builtins.filter (name: cases.${name}.actual != cases.${name}.expected) names;
   describe =

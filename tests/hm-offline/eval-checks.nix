@@ -1,7 +1,11 @@
 # The flake's evaluation checks (tests/eval/default.nix) built under
 # hm-offline: stand-in packages, prebuilt helper. The shell completions of
 # `asset-dirs` are not installed by hm-offline's stand-in Rust builder, so
-# that check is expected to fail there on its last three lines only.
+# that check is expected to fail there on its last three lines only; nor does
+# its stand-in buildEnv honour package priorities, so `commands` is expected
+# to fail there on its last line only (the dispatcher `claude` over the
+# package's; the module-eval case dispatcherClaudeWinsOverThePackagesClaude
+# checks the priority itself).
 {
   hmOffline,
   hmSrc,

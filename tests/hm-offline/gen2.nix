@@ -5,6 +5,25 @@
 { config, pkgs, ... }:
 let
   fakeClaude = import ./fake-claude.nix { inherit config pkgs; };
+  # A plugin with a command and an MCP server, and a marketplace.
+  plugin =
+    name:
+    pkgs.runCommandLocal name { } ''
+      mkdir -p $out/commands
+      echo "Say hello from ${name}." > $out/commands/hello-${name}.md
+      echo '{"mcpServers": {"${name}-server": {"command": "echo"}}}' > $out/.mcp.json
+    '';
+  marketplace =
+    name:
+    pkgs.writeTextFile {
+      inherit name;
+      destination = "/.claude-plugin/marketplace.json";
+      text = builtins.toJSON {
+        inherit name;
+        owner.name = "alice";
+        plugins = [ ];
+      };
+    };
 in
 {
   imports = [ ../../modules/home-manager ];
@@ -22,6 +41,29 @@ in
       args = [ "mcp-server-time" ];
     };
     context = "Shared memory for every account.";
+    plugins.shared-plugin = plugin "shared-plugin";
+    marketplaces.shared-market = marketplace "shared-market";
+    lspServers.go = {
+      command = "gopls";
+      extensionToLanguage.".go" = "go";
+    };
+    enableMcpIntegration = true;
+  };
+
+  # Servers of Home Manager's programs.mcp, for accounts with
+  # enableMcpIntegration (team inherits it; max switches it off here).
+  programs.mcp = {
+    enable = true;
+    servers = {
+      everything = {
+        command = "mcp-everything";
+        args = [ "--stdio" ];
+      };
+      mcp-off = {
+        command = "false";
+        disabled = true;
+      };
+    };
   };
 
   programs.claude-code.accounts = {
@@ -62,7 +104,10 @@ in
       '';
       skills.release = "Cut a release.";
       environment.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1";
-      claudeJson.autoUpdates = false;
+      claudeJson.editorMode = "vim";
+      # Generation 2 drops max's own plugin, marketplace and LSP server,
+      # and the programs.mcp servers.
+      enableMcpIntegration = false;
     };
 
     pro = {

@@ -7,7 +7,10 @@
 #   HM_OFFLINE_BIN_DIR=$PWD/helper/target/release tests/hm-offline/run-vm-script.sh
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-hm_offline=${HM_OFFLINE:-/work/shared/hm-offline}/hm-offline
+# hm-offline lives beside the repository (../shared/hm-offline from the main
+# checkout, also when this is a linked worktree) unless HM_OFFLINE says where.
+main_root=$(cd "$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --path-format=absolute --git-common-dir)/.." && pwd)
+hm_offline=${HM_OFFLINE:-$main_root/../shared/hm-offline}/hm-offline
 [ ! -e /home/alice ] || { echo "run-vm-script.sh: /home/alice exists; move it away first" >&2; exit 2; }
 work=$(mktemp -d /tmp/vm-script.XXXXXX)
 for g in gen1 gen2; do

@@ -25,7 +25,7 @@ let
     claude = "claude";
     settings = { };
     claudeJson = {
-      autoUpdates = false;
+      editorMode = "vim";
     };
     mcpServers = {
       a = {
@@ -41,6 +41,11 @@ let
     environment = { };
     environmentFiles = [ ];
     secretFiles = { };
+    knownMarketplaces = { };
+    files = {
+      settings = "/nix/store/x-settings.json";
+      mcpConfig = "/nix/store/x-mcp.json";
+    };
     oauthTokenFile = null;
     trustedProjects = [ ];
     mcpOverlay = null;
@@ -193,6 +198,48 @@ in
     expr = r.settingsOnlyKeys;
     expected = rustStrings "SETTINGS_ONLY_KEYS";
   };
+  projectOnlyKeysAreTheHelpers = {
+    expr = r.projectOnlyKeys;
+    expected = rustStrings "PROJECT_ONLY_KEYS";
+  };
+  projectClaudeJsonKeysFindsAllowedTools = {
+    expr = r.projectClaudeJsonKeys {
+      allowedTools = [ "Edit" ];
+      editorMode = "vim";
+    };
+    expected = [ "allowedTools" ];
+  };
+
+  # Keys Claude Code 2.1.x migrates away are named, with what to declare.
+  migratedKeysNamesOpusAndAutoUpdates = {
+    expr = map (m: m.key) (
+      r.migratedKeys {
+        settings.model = "opus";
+        claudeJson.autoUpdates = false;
+      }
+    );
+    expected = [
+      "settings.model = \"opus\""
+      "claudeJson.autoUpdates"
+    ];
+  };
+  migratedKeysSaysWhatToDeclare = {
+    expr =
+      builtins.match ".*settings.env.DISABLE_AUTOUPDATER = \"1\".*"
+        (builtins.head (r.migratedKeys {
+          settings = { };
+          claudeJson.autoUpdates = false;
+        })).instead
+      != null;
+    expected = true;
+  };
+  migratedKeysLeavesOtherValuesAlone = {
+    expr = r.migratedKeys {
+      settings.model = "sonnet";
+      claudeJson.autoUpdates = true;
+    };
+    expected = [ ];
+  };
 
   # The manifest entry always has every field of the schema.
   accountEntryHasEveryGoldenField = {
@@ -202,7 +249,7 @@ in
   accountEntryPutsServersIntoClaudeJson = {
     expr = anEntry.claudeJson;
     expected = {
-      autoUpdates = false;
+      editorMode = "vim";
       mcpServers.a = {
         command = "a";
         type = "stdio";
@@ -257,6 +304,34 @@ in
     '';
   };
 
+  dispatchBodyPassesArgumentsAfterDashDash = {
+    expr = r.dispatchBody {
+      helper = "/s/h/bin/claude-accounts";
+      manifest = "/s/m.json";
+    };
+    expected = ''
+      exec /s/h/bin/claude-accounts dispatch --manifest /s/m.json -- "$@"
+    '';
+  };
+  manifestCarriesTheDispatcherChoices = {
+    expr =
+      let
+        m = r.manifest {
+          storeDir = "/nix/store";
+          accounts = { };
+          defaultAccount = "max";
+          accountFor."~/work" = "work";
+        };
+      in
+      {
+        inherit (m) defaultAccount accountFor;
+      };
+    expected = {
+      defaultAccount = "max";
+      accountFor."~/work" = "work";
+    };
+  };
+
   # Validation helpers.
   validAccountNames = {
     expr = map r.validAccountName [
@@ -296,9 +371,10 @@ in
   };
   misplacedClaudeJsonKeysFindsSettingsKeys = {
     expr = r.misplacedClaudeJsonKeys {
-      autoUpdates = false;
+      editorMode = "vim";
       permissions = { };
-      model = "opus";
+      model = "sonnet";
+      allowedTools = [ ];
     };
     expected = [
       "model"

@@ -45,7 +45,7 @@
       programs.claude-code.accountsHelper.package = claude-accounts;
       programs.claude-code.accounts.work = {
         package = fakeClaudeCode;
-        settings.model = "opus";
+        settings.model = "sonnet";
         mcpServers.tracker.command = "tracker-server";
       };
     };
@@ -73,7 +73,7 @@
     with subtest("the account from home-manager.users works without importing the module"):
         account = "/home/alice/.claude-work"
         machine.succeed(f"test -f {account}/settings.json && test ! -L {account}/settings.json")
-        assert json_file(f"{account}/settings.json")["model"] == "opus"
+        assert json_file(f"{account}/settings.json")["model"] == "sonnet"
         servers = json_file(f"{account}/.claude.json")["mcpServers"]
         assert list(servers) == ["tracker"], servers
         machine.succeed(

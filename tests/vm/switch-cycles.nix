@@ -109,7 +109,7 @@
         state = json_file(f"{MAX}/.claude.json")
         assert sorted(state["mcpServers"]) == ["drop", "github", "keep"], state
         assert state["mcpServers"]["keep"] == {"type": "stdio", "command": "keep-server", "args": ["--stdio"]}, state
-        assert state["autoUpdates"] is False, state
+        assert state["editorMode"] == "vim", state
         machine.succeed(f"test -L {MAX}/commands && test -f {MAX}/commands/deploy.md")
         assert machine.succeed(f"cat {MAX}/CLAUDE.md").strip() == "Generation 1 memory."
 
@@ -133,7 +133,7 @@
         assert json_file(f"{MAX}/settings.json")["model"] == "sonnet"
         machine.succeed(f"test -f {MAX}/.credentials.json")
 
-    with subtest("each worktree gets its own runtime dir, seeded from the account"):
+    with subtest("each worktree gets its own runtime dir, of the one account"):
         main = claude("claudemax", "~/src/proj", "/tmp/main.json", "startup,add-mcp:main-only")
         wt = claude("claudemax", "~/src/proj-wt", "/tmp/wt.json", "startup,set-model:haiku")
         assert main["configDir"] == MAIN_RT, main
@@ -144,16 +144,19 @@
         # Seeded identity: no login, no first-run wizard in a new worktree.
         assert wt_state["oauthAccount"] == account["oauthAccount"], wt_state
         assert wt_state["hasCompletedOnboarding"] is True, wt_state
-        # The account's servers in every runtime dir; a session's own additions stay in it.
+        # The account's servers in every runtime dir; what a session adds at
+        # user scope is the account's, and reaches the next session elsewhere.
         assert {"drop", "github", "keep"} <= set(wt_state["mcpServers"]), wt_state
         assert "main-only" in main_state["mcpServers"], main_state
-        assert "main-only" not in wt_state["mcpServers"], wt_state
-        # Assets two hops away (runtime, account dir, store), credentials one hop.
-        assert machine.succeed(f"readlink {WT_RT}/commands").strip() == f"{MAX}/commands"
-        assert machine.succeed(f"readlink {WT_RT}/.credentials.json").strip() == f"{MAX}/.credentials.json"
-        # A model chosen in one worktree stays there.
-        assert json_file(f"{WT_RT}/settings.json")["model"] == "haiku"
-        assert json_file(f"{MAX}/settings.json")["model"] == "sonnet"
+        assert "main-only" in account["mcpServers"], account
+        assert "main-only" in wt_state["mcpServers"], wt_state
+        # Every entry but .claude.json links to the account dir (assets two
+        # hops from the store); no credentials in a runtime dir.
+        for entry in ("commands", "settings.json"):
+            assert machine.succeed(f"readlink {WT_RT}/{entry}").strip() == f"{MAX}/{entry}"
+        machine.succeed(f"test ! -e {WT_RT}/.credentials.json")
+        # A model chosen in a worktree is the account's (one settings.json).
+        assert json_file(f"{MAX}/settings.json")["model"] == "haiku"
 
     with subtest("the user edits settings.json by hand"):
         alice(
@@ -170,10 +173,10 @@
         assert set(settings["permissions"]["allow"]) == {"Bash(git status)", "Bash(nix build:*)", "Bash(ls)"}, settings
         assert settings["permissions"]["deny"] == ["Read(./.env)"], settings
         assert settings["theme"] == "dark", "a Nix-owned value changed by hand is enforced back"
-        assert settings["model"] == "sonnet", "Claude's own setting is kept"
+        assert settings["model"] == "haiku", "Claude's own setting is kept"
         assert settings["editorMode"] == "vim", "the user's own key is kept"
         state = json_file(f"{MAX}/.claude.json")
-        assert set(state["mcpServers"]) == {"github", "keep", "added", "user-added"}, state
+        assert set(state["mcpServers"]) == {"github", "keep", "added", "user-added", "main-only"}, state
         for key in ("oauthAccount", "userID", "numStartups", "projects"):
             assert state[key] == state_before[key], key
         assert machine.succeed(f"sha256sum {MAX}/.credentials.json") == credentials
@@ -192,7 +195,8 @@
         assert "drop" not in wt_state["mcpServers"], wt_state
         assert wt_state["numStartups"] == 2, wt_state
         wt_settings = json_file(f"{WT_RT}/settings.json")
-        assert set(wt_settings["permissions"]["allow"]) == {"Bash(git status)", "Bash(nix build:*)"}, wt_settings
+        # The account's settings.json (the user's hand edit included).
+        assert set(wt_settings["permissions"]["allow"]) == {"Bash(git status)", "Bash(nix build:*)", "Bash(ls)"}, wt_settings
         assert wt_settings["model"] == "haiku", wt_settings
 
     with subtest("isolation = session: a fresh runtime dir per launch, removed afterwards"):
@@ -236,7 +240,7 @@
         machine.wait_until_fails(f"kill -0 {pid}")
         claude("claudemax", "/tmp", "/tmp/next.json")
         state = json_file(f"{MAX}/.claude.json")
-        assert set(state["mcpServers"]) == {"github", "keep", "drop", "user-added"}, state
+        assert set(state["mcpServers"]) == {"github", "keep", "drop", "user-added", "main-only"}, state
 
     with subtest("git worktree remove takes the worktree's runtime dir with it"):
         alice("cd ~/src/proj && git worktree remove ../proj-wt")

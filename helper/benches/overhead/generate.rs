@@ -410,7 +410,13 @@ pub fn manifest(accounts: &[&str], claude: &str, variant: Variant) -> Value {
                 "secretFiles": {},
                 "oauthTokenFile": null,
                 "trustedProjects": [],
-                "mcpOverlay": ".claude/.mcp.json"
+                "mcpOverlay": ".claude/.mcp.json",
+                "knownMarketplaces": {},
+                "files": {
+                    "settings": format!("/nix/store/{name}-settings.json"),
+                    "mcpConfig": format!("/nix/store/{name}-mcp.json")
+                },
+                "profiles": {}
             }),
         );
     }

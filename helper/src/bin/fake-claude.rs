@@ -10,8 +10,8 @@
 //!
 //! | variable | effect |
 //! |---|---|
-//! | `FAKE_CLAUDE_REPORT=<file>` | at startup, atomically write `{args, env, cwd, pid, ppid, configDir, claudeJson, sessionId, openFds}` |
-//! | `FAKE_CLAUDE_LOG=<file>` | append one JSON line per event (`start`, `action`, `lock-held`, `spawn-child` with `childPid`, `corrupted`, `signal`, `exit`) |
+//! | `FAKE_CLAUDE_REPORT=<file>` | at startup, atomically write `{args, env, cwd, pid, ppid, configDir, claudeJson, sessionId, settingsLayer (the `--settings` JSON), openFds}` |
+//! | `FAKE_CLAUDE_LOG=<file>` | append one JSON line per event (`start`, `action`, `lock-held`, `spawn-child` with `childPid`, `corrupted`, `signal`, `hook`, `exit`) |
 //! | `FAKE_CLAUDE_ACTIONS=<a,b,...>` | actions performed in order (below) |
 //! | `FAKE_CLAUDE_RUN_MS=<n>\|forever` | after the actions, stay alive n ms (or until a signal) |
 //! | `FAKE_CLAUDE_TERM_EXIT=<code>` | on SIGTERM exit with this code instead of dying by the signal |
@@ -44,6 +44,20 @@
 //!   outlives the fake.
 //! * `sleep:<ms>`: waits (a signal ends the wait).
 //! * `exit:<code>`: exits at once with that code.
+//!
+//! * `clear`: like `/clear`: a new session id, then the `SessionStart` hooks
+//!   with `source: "clear"`; later actions write the new id's transcript.
+//!
+//! Session flags, read from the arguments (the only ones the fake reads):
+//! `--session-id <uuid>` names the session; `--resume <uuid>` continues the
+//! transcript of that id found in any `projects/*/` (exit 1 with Claude's
+//! "No conversation found" when there is none); with `--fork-session` the
+//! new id (`--session-id` or a random one) gets a copy of the parent's lines.
+//! `--settings <file|json>` (the last one, as Claude reads it): its
+//! `hooks.SessionStart` commands run through `sh -c` at `startup` (`source`
+//! `startup`, `resume` or `fork`) and at `clear`, with Claude's JSON on stdin
+//! (`session_id`, `transcript_path`, `cwd`, `hook_event_name`, `source`);
+//! each run is logged as a `hook` event with its exit code.
 //!
 //! Where Claude's files are: `.claude.json` is `$CLAUDE_CONFIG_DIR/.claude.json`
 //! when `CLAUDE_CONFIG_DIR` is set, else `~/.claude.json`; `.credentials.json`
@@ -248,7 +262,13 @@ struct Fake {
     secure_dir: PathBuf,
     claude_json: PathBuf,
     cwd: PathBuf,
-    session_id: String,
+    /// The current session id (`clear` changes it).
+    session_id: std::cell::RefCell<String>,
+    /// Whether `clear` ran: `startup` then writes the new id's transcript
+    /// and runs no hooks (they ran at `clear`).
+    cleared: std::cell::Cell<bool>,
+    /// The session flags of the command line.
+    flags: SessionFlags,
     log: Option<PathBuf>,
     lock_hold: Option<PathBuf>,
     credentials_mode: CredentialsMode,
@@ -262,6 +282,53 @@ enum CredentialsMode {
     Through,
     /// Replace the link by a real file.
     Replace,
+}
+
+/// The session flags of the command line (see the module doc).
+#[derive(Default)]
+struct SessionFlags {
+    session_id: Option<String>,
+    resume: Option<String>,
+    fork: bool,
+    settings: Option<String>,
+}
+
+impl SessionFlags {
+    fn parse() -> SessionFlags {
+        let mut flags = SessionFlags::default();
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--session-id" => flags.session_id = args.next(),
+                "--resume" | "-r" => flags.resume = args.next(),
+                "--fork-session" => flags.fork = true,
+                "--settings" => flags.settings = args.next(),
+                _ => {
+                    if let Some(v) = a.strip_prefix("--settings=") {
+                        flags.settings = Some(v.to_string());
+                    }
+                }
+            }
+        }
+        flags
+    }
+
+    /// The id this run's transcript is written under.
+    fn first_id(&self) -> String {
+        match (&self.resume, self.fork) {
+            (Some(id), false) => id.clone(),
+            _ => self.session_id.clone().unwrap_or_else(uuid_v4),
+        }
+    }
+
+    /// `source` of the first `SessionStart`.
+    fn source(&self) -> &'static str {
+        match (&self.resume, self.fork) {
+            (Some(_), true) => "fork",
+            (Some(_), false) => "resume",
+            (None, _) => "startup",
+        }
+    }
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
@@ -300,13 +367,16 @@ impl Fake {
                 )));
             }
         };
+        let flags = SessionFlags::parse();
         let secure_dir = env_path("CLAUDE_SECURESTORAGE_CONFIG_DIR").unwrap_or(config_dir.clone());
         Ok(Fake {
             config_dir,
             secure_dir,
             claude_json,
             cwd,
-            session_id: uuid_v4(),
+            session_id: std::cell::RefCell::new(flags.first_id()),
+            cleared: std::cell::Cell::new(false),
+            flags,
             log: env_path("FAKE_CLAUDE_LOG"),
             lock_hold: env_path("FAKE_CLAUDE_LOCK_HOLD"),
             credentials_mode,
@@ -316,7 +386,7 @@ impl Fake {
     fn run(&self) -> Result<(), Stop> {
         log_event(
             self.log.as_deref(),
-            json!({"event": "start", "pid": std::process::id(), "sessionId": self.session_id}),
+            json!({"event": "start", "pid": std::process::id(), "sessionId": self.id()}),
         );
         if let Some(report) = env_path("FAKE_CLAUDE_REPORT") {
             self.write_report(&report)?;
@@ -353,6 +423,12 @@ impl Fake {
         };
         match name {
             "startup" => self.startup()?,
+            "clear" => {
+                *self.session_id.borrow_mut() = uuid_v4();
+                self.cleared.set(true);
+                let transcript = self.new_transcript_path();
+                self.run_hooks("clear", &transcript)?;
+            }
             "add-mcp" => {
                 let server = need("name")?.to_owned();
                 let entry = json!({
@@ -417,7 +493,8 @@ impl Fake {
             "ppid": std::os::unix::process::parent_id(),
             "configDir": lossy(&self.config_dir),
             "claudeJson": lossy(&self.claude_json),
-            "sessionId": self.session_id,
+            "sessionId": self.id(),
+            "settingsLayer": self.settings_layer()?,
             "openFds": open_fds(),
         });
         write_replacing(path, &pretty(&report), 0o644)
@@ -426,7 +503,7 @@ impl Fake {
     /// `startup`: what one interactive start leaves behind.
     fn startup(&self) -> Result<()> {
         let key = project_key(&self.cwd);
-        let session = self.session_id.clone();
+        let session = self.id();
         self.update_claude_json(|m| {
             let n = m.get("numStartups").and_then(Value::as_u64).unwrap_or(0);
             m.insert("numStartups".into(), json!(n + 1));
@@ -443,19 +520,15 @@ impl Fake {
             for (k, v) in defaults {
                 project.entry(k).or_insert(v);
             }
-            project.insert("lastSessionId".into(), Value::String(session));
+            project.insert("lastSessionId".into(), Value::String(session.clone()));
         })?;
         let now = now_ms();
-        let transcript = self
-            .config_dir
-            .join("projects")
-            .join(sanitize_path(&lossy(&self.cwd)))
-            .join(format!("{}.jsonl", self.session_id));
+        let transcript = self.startup_transcript()?;
         append_line(
             &transcript,
             &json!({
                 "type": "user",
-                "sessionId": self.session_id,
+                "sessionId": session,
                 "cwd": lossy(&self.cwd),
                 "timestamp": now,
                 "message": {"role": "user", "content": "fake prompt"},
@@ -468,9 +541,105 @@ impl Fake {
                 "pastedContents": {},
                 "timestamp": now,
                 "project": key,
-                "sessionId": self.session_id,
+                "sessionId": session,
             }),
-        )
+        )?;
+        if self.cleared.get() {
+            return Ok(());
+        }
+        self.run_hooks(self.flags.source(), &transcript)
+    }
+
+    fn id(&self) -> String {
+        self.session_id.borrow().clone()
+    }
+
+    /// Where a new transcript of the current id goes.
+    fn new_transcript_path(&self) -> PathBuf {
+        self.config_dir
+            .join("projects")
+            .join(sanitize_path(&lossy(&self.cwd)))
+            .join(format!("{}.jsonl", self.id()))
+    }
+
+    /// The transcript `startup` appends to: the resumed one, a fork's copy
+    /// of its parent, or a new one.
+    fn startup_transcript(&self) -> Result<PathBuf> {
+        let Some(parent) = self.flags.resume.as_ref().filter(|_| !self.cleared.get()) else {
+            return Ok(self.new_transcript_path());
+        };
+        let found = find_transcript(&self.config_dir.join("projects"), parent)
+            .ok_or_else(|| anyhow!("No conversation found with session ID: {parent}"))?;
+        if !self.flags.fork {
+            return Ok(found);
+        }
+        let path = self.new_transcript_path();
+        let text =
+            fs::read_to_string(&found).with_context(|| format!("reading {}", found.display()))?;
+        for line in text.lines() {
+            append_line(
+                &path,
+                &serde_json::from_str(line).context("a transcript line")?,
+            )?;
+        }
+        Ok(path)
+    }
+
+    /// The `--settings` layer as JSON (`null` without one).
+    fn settings_layer(&self) -> Result<Value> {
+        let Some(settings) = &self.flags.settings else {
+            return Ok(Value::Null);
+        };
+        let text = if settings.trim_start().starts_with('{') {
+            settings.clone()
+        } else {
+            fs::read_to_string(settings).with_context(|| format!("reading {settings}"))?
+        };
+        serde_json::from_str(&text).with_context(|| format!("parsing {settings}"))
+    }
+
+    /// Runs the `SessionStart` hooks of `--settings` with `source`.
+    fn run_hooks(&self, source: &str, transcript: &Path) -> Result<()> {
+        let value = self.settings_layer()?;
+        let input = json!({
+            "session_id": self.id(),
+            "transcript_path": lossy(transcript),
+            "cwd": lossy(&self.cwd),
+            "hook_event_name": "SessionStart",
+            "source": source,
+        });
+        let groups = value["hooks"]["SessionStart"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for hook in groups
+            .iter()
+            .flat_map(|g| g["hooks"].as_array().cloned().unwrap_or_default())
+        {
+            let Some(command) = hook["command"].as_str() else {
+                continue;
+            };
+            let mut child = Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .current_dir(&self.cwd)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .with_context(|| format!("running the hook {command}"))?;
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(input.to_string().as_bytes())
+                .context("writing the hook's input")?;
+            let status = child.wait().context("waiting for the hook")?;
+            log_event(
+                self.log.as_deref(),
+                json!({"event": "hook", "source": source, "sessionId": self.id(), "code": status.code()}),
+            );
+        }
+        Ok(())
     }
 
     /// `login`: identity into `.claude.json`, tokens into `.credentials.json`.
@@ -827,15 +996,45 @@ fn project_key(cwd: &Path) -> String {
 
 /// A path as Claude names its transcript directory: every character other
 /// than ASCII letters and digits becomes `-` (one per UTF-16 unit, as
-/// JavaScript's `replace(/[^a-zA-Z0-9]/g, "-")` does).
+/// JavaScript's `replace(/[^a-zA-Z0-9]/g, "-")` does); a name longer than
+/// 200 is cut at 200 and followed by `-` and the absolute value of Java's
+/// `String.hashCode` of the path in base 36 (what the real Claude Code
+/// 2.1.332 does for a 260-character path).
 fn sanitize_path(path: &str) -> String {
-    path.chars()
+    let name: String = path
+        .chars()
         .flat_map(|c| {
             let keep = c.is_ascii_alphanumeric();
             let n = if keep { 1 } else { c.len_utf16() };
             std::iter::repeat_n(if keep { c } else { '-' }, n)
         })
-        .collect()
+        .collect();
+    if name.len() <= 200 {
+        return name;
+    }
+    let hash = path
+        .encode_utf16()
+        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)));
+    let mut n = i64::from(hash).unsigned_abs();
+    let mut digits = Vec::new();
+    loop {
+        digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    format!("{}-{}", &name[..200], String::from_utf8_lossy(&digits))
+}
+
+/// `projects/*/<id>.jsonl`, the way Claude finds a session to resume.
+fn find_transcript(projects: &Path, id: &str) -> Option<PathBuf> {
+    fs::read_dir(projects)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(format!("{id}.jsonl")))
+        .find(|p| p.is_file())
 }
 
 /// Splits the action list at commas outside JSON brackets and strings.

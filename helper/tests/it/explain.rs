@@ -127,6 +127,24 @@ fn each_level_wins_over_the_ones_below_it() {
         setting(&r, "model")["from"],
         json!([{"level": "flag", "path": "--settings"}])
     );
+    // A profile of the account is that level too.
+    env.manifest["accounts"]["max"]["profiles"] = json!({"fast": profile});
+    let r = explain(
+        &mut env,
+        &app,
+        &["--account", "max", "--profile", "fast", "model"],
+    );
+    assert_eq!(
+        setting(&r, "model")["from"],
+        json!([{"level": "flag", "path": profile}])
+    );
+    let out = explain_raw(&mut env, &app, &["--account", "max", "--profile", "slow"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no profile \"slow\" (profiles: fast)"),
+        "{}",
+        stderr(&out)
+    );
     let r = explain(&mut env, &app, &["--account", "max", "model"]);
     assert_eq!(setting(&r, "model")["value"], "local-model");
     // Only what concerns the keys asked for.

@@ -584,3 +584,61 @@ fn exit_stops_at_once_and_a_bad_action_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown action `fly-to-the-moon`"));
 }
+
+#[test]
+fn a_long_cwd_gets_the_hashed_transcript_dir_claude_gives_it() {
+    let sb = TestEnv::new();
+    // The hash covers the whole path, so the expected name is computed
+    // for this root (the rule is pinned to the real CLI below).
+    let long = sb
+        .work
+        .join("x".repeat(120))
+        .join("y".repeat(120))
+        .join("é-ü");
+    std::fs::create_dir_all(&long).unwrap();
+    run_ok(
+        sb.fake()
+            .current_dir(&long)
+            .env("FAKE_CLAUDE_ACTIONS", "startup"),
+    );
+    let dirs = list(&sb.config.join("projects"));
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let full = sanitized(&long);
+    assert_eq!(
+        dirs[0].len(),
+        200 + 1 + java_hash_base36(long.to_str().unwrap()).len()
+    );
+    assert_eq!(
+        dirs[0],
+        format!(
+            "{}-{}",
+            &full[..200],
+            java_hash_base36(long.to_str().unwrap())
+        )
+    );
+}
+
+/// `Math.abs(h).toString(36)` of Java's `String.hashCode` over UTF-16
+/// units, written out independently of the fake.
+fn java_hash_base36(s: &str) -> String {
+    let mut h: i32 = 0;
+    for u in s.encode_utf16() {
+        h = h.wrapping_mul(31).wrapping_add(i32::from(u));
+    }
+    let mut n = i64::from(h).unsigned_abs();
+    let mut out = String::new();
+    loop {
+        out.insert(0, std::char::from_digit((n % 36) as u32, 36).unwrap());
+        n /= 36;
+        if n == 0 {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn java_hash_matches_the_real_claude_codes_name() {
+    // The real Claude Code 2.1.332 named this directory `…-boqy1j`.
+    let path = format!("/tmp/sx/proj/{}/{}/é-ü", "x".repeat(120), "y".repeat(120));
+    assert_eq!(java_hash_base36(&path), "boqy1j");
+}

@@ -56,6 +56,8 @@ impl TestEnv {
             "defaultAccount": null,
             "accountFor": {},
             "accounts": accounts,
+            "defaultAccount": null,
+            "accountFor": {},
         });
         TestEnv {
             tmp,
@@ -90,7 +92,11 @@ impl TestEnv {
             "secretFiles": {},
             "oauthTokenFile": null,
             "trustedProjects": [],
-            "mcpOverlay": ".claude/.mcp.json"
+            "mcpOverlay": ".claude/.mcp.json",
+            "knownMarketplaces": {},
+            // Rendered by `write_manifest`, as the module renders them.
+            "files": {"settings": "/nix/store/unrendered", "mcpConfig": "/nix/store/unrendered"},
+            "profiles": {}
         })
     }
 
@@ -103,10 +109,33 @@ impl TestEnv {
     }
 
     /// Writes the current manifest as a new file (like a new generation) and
-    /// returns its path.
+    /// returns its path. Like the module, it first renders each account's
+    /// `files` (its settings and `{"mcpServers": ...}`) into this
+    /// generation's store files, which the manifest then references.
     pub fn write_manifest(&mut self) -> PathBuf {
         self.generation += 1;
-        let path = self.root.join(format!("manifest-{}.json", self.generation));
+        let generation = self.generation;
+        let store = self.store();
+        for (name, account) in self.manifest["accounts"]
+            .as_object_mut()
+            .expect("accounts is an object")
+        {
+            let settings = account["settings"].clone();
+            let servers = account["claudeJson"]
+                .get("mcpServers")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            let rendered = [
+                ("settings", settings),
+                ("mcpConfig", json!({ "mcpServers": servers })),
+            ];
+            for (field, value) in rendered {
+                let file = store.join(format!("gen{generation}-{name}-{field}.json"));
+                std::fs::write(&file, serde_json::to_vec(&value).unwrap()).unwrap();
+                account["files"][field] = json!(file);
+            }
+        }
+        let path = self.root.join(format!("manifest-{generation}.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(&self.manifest).unwrap()).unwrap();
         path
     }

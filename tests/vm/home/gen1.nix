@@ -25,7 +25,7 @@
       };
       drop.command = "drop-server";
     };
-    claudeJson.autoUpdates = false;
+    claudeJson.editorMode = "vim";
     commands.deploy = "Deploy $ARGUMENTS.";
     context = "Generation 1 memory.";
   };

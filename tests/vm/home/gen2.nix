@@ -25,7 +25,7 @@
       };
       added.command = "added-server";
     };
-    claudeJson.autoUpdates = false;
+    claudeJson.editorMode = "vim";
     commands.review = "Review the staged changes.";
     context = "Generation 2 memory.";
   };

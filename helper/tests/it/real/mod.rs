@@ -12,5 +12,7 @@ mod harness;
 mod hostile;
 mod install;
 mod modes;
+mod plugins;
+mod sessions;
 mod tmux;
 mod worktrees;
