@@ -140,7 +140,7 @@ pub fn launch(
         )
     })?;
     forward_to(child.id() as i32);
-    for warning in runtime::after_start(&rt, &prepared, fresh) {
+    for warning in runtime::after_start(&rt, &prepared, fresh, account_name, &state_home) {
         eprintln!("claude-accounts: warning: {warning}");
     }
     if let Some(l) = session_lock.as_mut()

@@ -79,6 +79,12 @@ pub enum Proof {
 
 /// Records `runtime_dir` (which must exist: its device and inode are taken
 /// now, without following a link) as created by the helper for `account`.
+///
+/// The entry is written atomically but not synced, so that a first launch
+/// does not wait for the disk before claude starts: [`make_durable`] syncs it
+/// once claude is starting. (Lost in a crash before that, the runtime dir is
+/// refused at the next launch with the command that removes it: it then
+/// holds only a `.claude.json` copied from the account.)
 pub fn register(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<()> {
     let meta = std::fs::symlink_metadata(runtime_dir)
         .with_context(|| format!("inspecting {}", runtime_dir.display()))?;
@@ -102,11 +108,20 @@ pub fn register(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     use std::io::Write as _;
     tmp.write_all(&bytes)
-        .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(&path)
         .map_err(|e| e.error)
         .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Syncs the registry entry of `runtime_dir` and its directory to disk.
+pub fn make_durable(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<()> {
+    let path = entry_path(state_home, account, runtime_dir);
+    let dir = path.parent().expect("entry in a dir");
+    std::fs::File::open(&path)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("syncing {}", path.display()))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing {}", dir.display()))

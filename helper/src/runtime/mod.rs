@@ -231,16 +231,23 @@ fn claude_json_file(rt: &Runtime, fresh: bool) -> ManagedFile {
 }
 
 /// The work a launch leaves until claude has started (the launcher only
-/// waits for it then): syncing a fresh runtime dir's files (not for a
-/// throwaway session dir, removed at the end) and writing a refreshed sync
-/// cache. Returns what failed, as warnings: the session is running.
-pub fn after_start(rt: &Runtime, prepared: &Prepared, fresh: bool) -> Vec<String> {
+/// waits for it then): syncing a fresh runtime dir's registry entry and
+/// files (not for a throwaway session dir, removed at the end) and writing a
+/// refreshed sync cache. Returns what failed, as warnings: the session is running.
+pub fn after_start(
+    rt: &Runtime,
+    prepared: &Prepared,
+    fresh: bool,
+    account: &str,
+    state_home: &Path,
+) -> Vec<String> {
     let mut warnings = Vec::new();
-    if fresh
-        && rt.kind == RuntimeKind::Worktree
-        && let Err(e) = make_durable(rt)
-    {
-        warnings.push(format!("{e:#}"));
+    if fresh && rt.kind == RuntimeKind::Worktree {
+        let synced = crate::registry::make_durable(state_home, account, &rt.dir)
+            .and_then(|()| make_durable(rt));
+        if let Err(e) = synced {
+            warnings.push(format!("{e:#}"));
+        }
     }
     if let Some(cache) = &prepared.cache {
         // Only a cache: without it the next launch reads the account's
