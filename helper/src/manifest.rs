@@ -875,7 +875,10 @@ mod tests {
 
     #[test]
     fn migrated_keys_warn_with_what_to_declare_and_stay_valid() {
-        let mut m = Manifest::parse(&golden()).unwrap(); // declares both
+        let mut m = Manifest::parse(&golden()).unwrap();
+        let max = m.accounts.get_mut("max").unwrap();
+        max.settings.insert("model".into(), "opus".into());
+        max.claude_json.insert("autoUpdates".into(), false.into());
         let w = warnings(&m);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(
