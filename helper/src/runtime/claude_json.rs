@@ -173,7 +173,7 @@ pub fn prepare(
         }
     }
     notes.extend(plan.conflicts.iter().cloned());
-    sync::write_base(&rt.dir, &scope, &agreed)?;
+    sync::write_base(&rt.dir, &scope, &base, &agreed)?;
     Ok(Prepared {
         report,
         outcome,
@@ -265,7 +265,7 @@ pub fn finish(
             agreed = base_after_partial_push(&base, &plan.base, &plan.to_runtime, &applied);
         }
     }
-    sync::write_base(&rt.dir, &scope, &agreed)?;
+    sync::write_base(&rt.dir, &scope, &base, &agreed)?;
     let mut notes = plan.conflicts;
     if !plan.shared.is_empty() {
         notes.push(format!(

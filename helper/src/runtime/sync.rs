@@ -411,16 +411,22 @@ pub fn read_base(runtime_dir: &Path, scope: &Scope) -> Values {
     }
 }
 
-/// Records `values` as the base (not synced: a lost base is harmless).
-pub fn write_base(runtime_dir: &Path, scope: &Scope, values: &Values) -> Result<()> {
+/// Records `values` as the base (not synced: a lost base is harmless),
+/// unless it is `current`, the base as read.
+pub fn write_base(
+    runtime_dir: &Path,
+    scope: &Scope,
+    current: &Values,
+    values: &Values,
+) -> Result<()> {
     let path = base_path(runtime_dir);
+    if current == values && path.exists() {
+        return Ok(());
+    }
     let base = Base {
         project_key: scope.project.as_ref().map(|(k, _)| k.clone()),
         values: values.clone(),
     };
-    if read_base(runtime_dir, scope) == *values && path.exists() {
-        return Ok(());
-    }
     let bytes = serde_json::to_vec_pretty(&base).expect("serialisable");
     let opts = jsonfile::Options {
         durable: false,
