@@ -160,7 +160,8 @@ pub fn run(m: &Manifest, action: Action, out: &mut dyn Write) -> Result<ExitCode
 
 /// The account a new session runs with: the one given, else the
 /// manifest's only account or its default.
-fn choose_account(m: &Manifest, given: Option<String>) -> Result<String> {
+fn choose_account(env: &Env, given: Option<String>) -> Result<String> {
+    let m = env.m;
     if let Some(a) = given {
         m.account(&a)?;
         return Ok(a);
@@ -168,9 +169,16 @@ fn choose_account(m: &Manifest, given: Option<String>) -> Result<String> {
     if m.accounts.len() == 1 {
         return Ok(m.accounts.keys().next().expect("one account").clone());
     }
+    // As the `claude` dispatcher chooses: CLAUDE_ACCOUNT, accountFor,
+    // defaultAccount.
+    let from_env = std::env::var(crate::dispatch::ACCOUNT_VAR).ok();
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    if let Ok(choice) = crate::dispatch::choose(m, &env.home, &cwd, from_env.as_deref()) {
+        return Ok(choice.account);
+    }
     let known: Vec<&str> = m.accounts.keys().map(String::as_str).collect();
     bail!(
-        "the manifest has {} accounts ({}) and no default; pass --account NAME",
+        "the manifest has {} accounts ({}) and no default for this directory; pass --account NAME, or set programs.claude-code.defaultAccount or accountFor",
         known.len(),
         known.join(", ")
     )
@@ -233,7 +241,7 @@ fn start(
 ) -> Result<ExitCode> {
     names::check_name(name)?;
     check_args(&args)?;
-    let account = choose_account(env.m, account)?;
+    let account = choose_account(env, account)?;
     let profile = choose_profile(env, &account, profile, None, out)?;
     let id = names::new_id()?;
     let running = {
@@ -348,7 +356,7 @@ fn incognito(
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     check_args(&args)?;
-    let account = choose_account(env.m, account)?;
+    let account = choose_account(env, account)?;
     let profile = choose_profile(env, &account, profile, None, out)?;
     let id = names::new_id()?;
     let name = format!("incognito-{}", &id[..8]);

@@ -296,6 +296,10 @@ fn taken_unknown_and_bad_names_are_clear_errors() {
         vec!["x"],
         "no failed command left a name behind"
     );
+    // With a default, --account may be left out, as with the dispatcher.
+    w.t.manifest["defaultAccount"] = json!("pro");
+    w.ok(&repo, &["start", "w"], "");
+    assert_eq!(w.record(&repo, "w")["account"], "pro");
 }
 
 #[test]
