@@ -505,7 +505,7 @@ fn unreadable_file_and_read_only_dir_are_refused_untouched() {
                 });
             }
         }
-        cmd.output().unwrap()
+        crate::common::run(&mut cmd)
     };
     if as_root {
         for p in [&env.root, &env.home] {

@@ -20,9 +20,22 @@ pub const FAKE_CLAUDE: &str = env!("CARGO_BIN_EXE_fake-claude");
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Runs `cmd` to completion, capturing its output.
+///
+/// A binary copied for the test (see [`RunnableByAnyone`]) can be "busy"
+/// for a moment: a child another test thread forked while the copy was
+/// being written holds the written file open until it execs. That exec
+/// (ETXTBSY) is tried again, briefly.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+    let mut tries = 0;
+    loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result.unwrap_or_else(|e| panic!("running {cmd:?}: {e}")),
+        }
+    }
 }
 
 /// Runs `cmd` and requires it to succeed.

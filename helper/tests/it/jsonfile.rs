@@ -340,14 +340,14 @@ fn run_unprivileged(case: &str, path: &Path) {
         .expect("a `nobody` user to drop root privileges to");
     // This test binary may lie where `nobody` cannot reach it.
     let exe = crate::common::RunnableByAnyone::new(&std::env::current_exe().unwrap());
-    let out = Command::new(&exe.path)
-        .current_dir(exe.dir())
-        .args(["--exact", "jsonfile::unprivileged_child", "--ignored"])
-        .env(CHILD_CASE, format!("{case}:{}", path.display()))
-        .uid(nobody.uid.as_raw())
-        .gid(nobody.gid.as_raw())
-        .output()
-        .unwrap();
+    let out = crate::common::run(
+        Command::new(&exe.path)
+            .current_dir(exe.dir())
+            .args(["--exact", "jsonfile::unprivileged_child", "--ignored"])
+            .env(CHILD_CASE, format!("{case}:{}", path.display()))
+            .uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw()),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
