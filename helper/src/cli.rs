@@ -45,19 +45,8 @@ pub enum Command {
         manifest: PathBuf,
         #[arg(long)]
         account: String,
-        /// Override the account's isolation for this session.
-        #[arg(long, env = "CLAUDE_ACCOUNTS_ISOLATION")]
-        isolation: Option<Isolation>,
-        /// Keep a per-session config dir after the session ends.
-        #[arg(long)]
-        keep_session: bool,
-        /// Run with this profile of the account (its settings.json keys,
-        /// passed with --settings; flags in the arguments win over it).
-        #[arg(long, env = "CLAUDE_ACCOUNTS_PROFILE")]
-        profile: Option<String>,
-        /// Arguments for claude.
-        #[arg(last = true, allow_hyphen_values = true)]
-        args: Vec<OsString>,
+        #[command(flatten)]
+        session: SessionArgs,
     },
     /// Run a Claude Code session of the account the current directory gets
     /// (what the `claude` dispatcher runs): `CLAUDE_ACCOUNT` if set, else the
@@ -69,18 +58,8 @@ pub enum Command {
     Dispatch {
         #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
         manifest: PathBuf,
-        /// Override the account's isolation for this session.
-        #[arg(long, env = "CLAUDE_ACCOUNTS_ISOLATION")]
-        isolation: Option<Isolation>,
-        /// Keep a per-session config dir after the session ends.
-        #[arg(long)]
-        keep_session: bool,
-        /// Run with this profile of the chosen account (as `launch`).
-        #[arg(long, env = "CLAUDE_ACCOUNTS_PROFILE")]
-        profile: Option<String>,
-        /// Arguments for claude.
-        #[arg(last = true, allow_hyphen_values = true)]
-        args: Vec<OsString>,
+        #[command(flatten)]
+        session: SessionArgs,
     },
     /// Print the settings Claude Code would use in the current directory: for
     /// each key its value, the file it comes from and the files it overrode;
@@ -346,6 +325,24 @@ impl From<SessionCommand> for crate::session::commands::Action {
     }
 }
 
+/// How `launch` and `dispatch` run the session.
+#[derive(Debug, clap::Args)]
+pub struct SessionArgs {
+    /// Override the account's isolation for this session.
+    #[arg(long, env = "CLAUDE_ACCOUNTS_ISOLATION")]
+    isolation: Option<Isolation>,
+    /// Keep a per-session config dir after the session ends.
+    #[arg(long)]
+    keep_session: bool,
+    /// Run with this profile of the account (its settings.json keys,
+    /// passed with --settings; flags in the arguments win over it).
+    #[arg(long, env = "CLAUDE_ACCOUNTS_PROFILE")]
+    profile: Option<String>,
+    /// Arguments for claude.
+    #[arg(last = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
 /// Runs one parsed command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -395,28 +392,19 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Launch {
             manifest,
             account,
-            isolation,
-            keep_session,
-            profile,
-            args,
+            session,
         } => {
             let m = Manifest::load(&manifest)?;
-            launch(&m, &account, isolation, keep_session, profile, args)
+            launch(&m, &account, session)
         }
-        Command::Dispatch {
-            manifest,
-            isolation,
-            keep_session,
-            profile,
-            args,
-        } => {
+        Command::Dispatch { manifest, session } => {
             let m = Manifest::load(&manifest)?;
             let home = manifest::home_dir()?;
             let cwd = std::env::current_dir()
                 .map_err(|e| anyhow::anyhow!("finding the current directory: {e}"))?;
             let from_env = std::env::var(crate::dispatch::ACCOUNT_VAR).ok();
             let choice = crate::dispatch::choose(&m, &home, &cwd, from_env.as_deref())?;
-            launch(&m, &choice.account, isolation, keep_session, profile, args)
+            launch(&m, &choice.account, session)
         }
         Command::Explain {
             manifest,
@@ -544,14 +532,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
 
 /// What `launch` runs (and `dispatch`, once it chose the account): the
 /// session with the account's profile `profile`, if any.
-fn launch(
-    m: &Manifest,
-    account: &str,
-    isolation: Option<Isolation>,
-    keep_session: bool,
-    profile: Option<String>,
-    args: Vec<OsString>,
-) -> Result<ExitCode> {
+fn launch(m: &Manifest, account: &str, session: SessionArgs) -> Result<ExitCode> {
+    let SessionArgs {
+        isolation,
+        keep_session,
+        profile,
+        args,
+    } = session;
     let mut opts = crate::launch::Options {
         isolation,
         keep_session,

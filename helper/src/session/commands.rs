@@ -256,12 +256,16 @@ fn start(
         running
     };
     let leading = vec!["--session-id".into(), id.clone().into()];
-    let result = run_claude(env, name, &account, profile.as_deref(), leading, args);
-    if result.is_err() {
-        forget_if_never_ran(env, name, &id)?;
-    }
-    drop(running);
-    result
+    run_new_id(
+        env,
+        name,
+        &id,
+        &account,
+        profile.as_deref(),
+        leading,
+        args,
+        running,
+    )
 }
 
 fn resume(
@@ -294,6 +298,27 @@ fn resume(
     }
     let leading = vec!["--resume".into(), session.id.clone().into()];
     let result = run_claude(env, name, &account, profile.as_deref(), leading, args);
+    drop(running);
+    result
+}
+
+/// Runs the new id `id` of `name` while `running` holds the name; an id
+/// claude never ran is forgotten again when the run fails.
+#[allow(clippy::too_many_arguments)]
+fn run_new_id(
+    env: &Env,
+    name: &str,
+    id: &str,
+    account: &str,
+    profile: Option<&str>,
+    leading: Vec<OsString>,
+    args: Vec<OsString>,
+    running: Running,
+) -> Result<ExitCode> {
+    let result = run_claude(env, name, account, profile, leading, args);
+    if result.is_err() {
+        forget_if_never_ran(env, name, id)?;
+    }
     drop(running);
     result
 }
@@ -340,12 +365,16 @@ fn fork(
         "--session-id".into(),
         id.clone().into(),
     ];
-    let result = run_claude(env, name, &account, profile.as_deref(), leading, args);
-    if result.is_err() {
-        forget_if_never_ran(env, name, &id)?;
-    }
-    drop(running);
-    result
+    run_new_id(
+        env,
+        name,
+        &id,
+        &account,
+        profile.as_deref(),
+        leading,
+        args,
+        running,
+    )
 }
 
 fn incognito(
