@@ -167,16 +167,13 @@ impl Scope {
     }
 }
 
-fn set_members(object: &mut Map<String, Value>, changes: &Map<String, Value>) {
+/// Makes `object` hold `changes` (`None`: the member is removed).
+fn set_members(object: &mut Map<String, Value>, changes: &Edits) {
     for (name, change) in changes {
         match change {
-            Value::Null => {
-                object.remove(name);
-            }
-            other => {
-                object.insert(name.clone(), unwrap_set(other));
-            }
-        }
+            Some(v) => object.insert(name.clone(), v.clone()),
+            None => object.remove(name),
+        };
     }
 }
 
@@ -190,27 +187,18 @@ pub struct Values {
     pub project: Map<String, Value>,
 }
 
-/// Changes to one side: per item, `{"set": value}` or `null` (remove). (A
-/// value can itself be `null`, so a set is wrapped.)
+/// Changes to one side, per item: `Some(value)` to set, `None` to remove.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diff {
     pub top: Edits,
-    pub servers: Map<String, Value>,
-    pub project: Map<String, Value>,
+    pub servers: Edits,
+    pub project: Edits,
 }
 
 impl Diff {
     pub fn is_empty(&self) -> bool {
         self.top.is_empty() && self.servers.is_empty() && self.project.is_empty()
     }
-}
-
-fn wrap_set(v: &Value) -> Value {
-    serde_json::json!({ "set": v })
-}
-
-fn unwrap_set(v: &Value) -> Value {
-    v.get("set").cloned().unwrap_or(Value::Null)
 }
 
 /// The result of a three-way merge.
@@ -332,16 +320,10 @@ fn diff_of(
     servers: Vec<(String, Option<Value>)>,
     project: Vec<(String, Option<Value>)>,
 ) -> Diff {
-    let members = |items: Vec<(String, Option<Value>)>| {
-        items
-            .into_iter()
-            .map(|(k, v)| (k, v.as_ref().map_or(Value::Null, wrap_set)))
-            .collect()
-    };
     Diff {
         top: top.into_iter().collect(),
-        servers: members(servers),
-        project: members(project),
+        servers: servers.into_iter().collect(),
+        project: project.into_iter().collect(),
     }
 }
 
@@ -349,13 +331,13 @@ impl Diff {
     /// The diff restricted to items whose value in `now` still is the one
     /// in `then` (the rest changed concurrently and waits for the next sync).
     pub fn still_applicable(&self, then: &Values, now: &Values) -> Diff {
-        fn unchanged<'a, V: Clone + 'a, C: FromIterator<(String, V)>>(
-            changes: impl IntoIterator<Item = (&'a String, &'a V)>,
+        fn unchanged(
+            changes: &Edits,
             then: &Map<String, Value>,
             now: &Map<String, Value>,
-        ) -> C {
+        ) -> Edits {
             changes
-                .into_iter()
+                .iter()
                 .filter(|(k, _)| then.get(*k) == now.get(*k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
@@ -370,12 +352,7 @@ impl Diff {
     /// `values` with this diff applied.
     pub fn applied_to(&self, values: &Values) -> Values {
         let mut out = values.clone();
-        for (k, v) in &self.top {
-            match v {
-                Some(v) => out.top.insert(k.clone(), v.clone()),
-                None => out.top.remove(k),
-            };
-        }
+        set_members(&mut out.top, &self.top);
         set_members(&mut out.servers, &self.servers);
         set_members(&mut out.project, &self.project);
         out
@@ -646,7 +623,7 @@ mod tests {
         assert_eq!(
             plan.to_runtime,
             Diff {
-                servers: serde_json::from_value(json!({"new": {"set": 3}})).unwrap(),
+                servers: [("new".to_string(), Some(json!(3)))].into(),
                 ..Diff::default()
             }
         );
@@ -654,9 +631,8 @@ mod tests {
             plan.to_account,
             Diff {
                 top: [("oauthAccount".to_string(), Some(json!({"x": 1})))].into(),
-                servers: serde_json::from_value(json!({"gone": null})).unwrap(),
-                project: serde_json::from_value(json!({"hasTrustDialogAccepted": {"set": true}}))
-                    .unwrap(),
+                servers: [("gone".to_string(), None)].into(),
+                project: [("hasTrustDialogAccepted".to_string(), Some(json!(true)))].into(),
             }
         );
         assert_eq!(
@@ -702,14 +678,11 @@ mod tests {
         let seen = values(json!({"top": {}, "servers": {"a": 1, "b": 1}, "project": {}}));
         let now = values(json!({"top": {}, "servers": {"a": 1, "b": 9}, "project": {}}));
         let diff = Diff {
-            servers: serde_json::from_value(json!({"a": null, "b": null})).unwrap(),
+            servers: [("a".to_string(), None), ("b".to_string(), None)].into(),
             ..Diff::default()
         };
         let applicable = diff.still_applicable(&seen, &now);
-        assert_eq!(
-            applicable.servers,
-            serde_json::from_value::<Map<String, Value>>(json!({"a": null})).unwrap()
-        );
+        assert_eq!(applicable.servers, Edits::from([("a".to_string(), None)]));
     }
 
     #[test]
