@@ -88,7 +88,7 @@ impl ManagedFile {
     /// The last-applied record and its permission bits (from the `fstat`
     /// of the open record); `(None, None)` before the first apply. Anything
     /// but a regular file of a JSON object is refused with the fix.
-    fn read_record(&self) -> Result<Record> {
+    pub fn read_record(&self) -> Result<Record> {
         use std::io::Read;
         use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
         let record = self.record.display();
@@ -203,19 +203,16 @@ impl ManagedFile {
     /// are [`jsonfile::pick`]ed first, and if they show that nothing is to
     /// change, the file is not read whole. Otherwise (and whenever `prepare`
     /// asks for something else) it is read, validated and updated as usual.
+    ///
+    /// `record` is this file's [`ManagedFile::read_record`], which the
+    /// caller has read already (so it is not read twice).
     pub fn apply_with(
         &self,
-        fallback_record: Option<Map<String, Value>>,
+        record: Record,
         reads: Option<Wanted<'_>>,
         prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
     ) -> Result<(Report, Outcome)> {
-        let record = self.read_record()?;
-        self.apply_from(
-            record.applied.or(fallback_record),
-            record.mode,
-            reads,
-            prepare,
-        )
+        self.apply_from(record.applied, record.mode, reads, prepare)
     }
 
     /// [`ManagedFile::apply_with`] from the record `last`, whose permission
@@ -348,9 +345,9 @@ impl ManagedFile {
 }
 
 /// The last-applied record as read.
-struct Record {
+pub struct Record {
     /// The declared keys of the last apply; `None` before the first.
-    applied: Option<Map<String, Value>>,
+    pub applied: Option<Map<String, Value>>,
     /// Its permission bits (from the `fstat` of the open record).
     mode: Option<u32>,
 }

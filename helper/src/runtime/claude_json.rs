@@ -93,11 +93,10 @@ impl Overlay {
 pub fn scope(
     rt: &Runtime,
     account: &Account,
-    file: &ManagedFile,
+    last_applied: Option<&Map<String, Value>>,
     overlay: &Overlay,
-) -> Result<Scope> {
-    let recorded: Vec<String> = file
-        .last_applied()?
+) -> Scope {
+    let recorded: Vec<String> = last_applied
         .and_then(|r| match r.get("mcpServers") {
             Some(Value::Object(s)) => Some(s.keys().cloned().collect()),
             _ => None,
@@ -107,11 +106,11 @@ pub fn scope(
         .project_key
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
-    Ok(Scope::new(
+    Scope::new(
         account,
         project.as_deref(),
         recorded.into_iter().chain(overlay.server_names()),
-    ))
+    )
 }
 
 /// What preparing the runtime's `.claude.json` did.
@@ -133,7 +132,8 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let overlay = Overlay::load(rt, account, home);
     let mut notes: Vec<String> = overlay.problem.iter().cloned().collect();
-    let scope = scope(rt, account, file, &overlay)?;
+    let record = file.read_record()?;
+    let scope = scope(rt, account, record.applied.as_ref(), &overlay);
     let view = AccountView::load(&rt.account_dir, &scope)?;
     let base = sync::read_base(&rt.dir, &scope);
     let newer = sync::newer(&rt.account_dir.join(".claude.json"), &file.path);
@@ -151,7 +151,7 @@ pub fn prepare(
     };
     let mut plan = None;
     let mut overlay_note = None;
-    let (report, outcome) = file.apply_with(None, Some(reads), |doc| {
+    let (report, outcome) = file.apply_with(record, Some(reads), |doc| {
         let runtime = scope.collect(doc)?;
         let merged = sync::merge(&view.values, &runtime, &base, newer);
         let extra = scope.edits(doc, &merged.to_runtime)?;
@@ -230,7 +230,7 @@ pub fn finish(
     home: &Path,
 ) -> Result<Vec<String>> {
     let overlay = Overlay::load(rt, account, home);
-    let scope = scope(rt, account, file, &overlay)?;
+    let scope = scope(rt, account, file.last_applied()?.as_ref(), &overlay);
     let base = sync::read_base(&rt.dir, &scope);
     let picked = jsonfile::pick(
         &file.path,
