@@ -184,6 +184,18 @@ fn choose_account(env: &Env, given: Option<String>) -> Result<String> {
     )
 }
 
+/// `given` (checked against the manifest), else `recorded`: the account a
+/// session ran with last.
+fn account_or(env: &Env, given: Option<String>, recorded: &str) -> Result<String> {
+    match given {
+        Some(a) => {
+            env.m.account(&a)?;
+            Ok(a)
+        }
+        None => Ok(recorded.to_string()),
+    }
+}
+
 /// Refuses the flags `claude-session` passes itself.
 fn check_args(args: &[OsString]) -> Result<()> {
     for arg in args {
@@ -279,13 +291,7 @@ fn resume(
     check_args(&args)?;
     let running = claim_existing(env, name)?;
     let session = get(&env.store, name)?;
-    let account = match account {
-        Some(a) => {
-            env.m.account(&a)?;
-            a
-        }
-        None => session.account.clone(),
-    };
+    let account = account_or(env, account, &session.account)?;
     let profile = choose_profile(env, &account, profile, session.profile.as_deref(), out)?;
     bring(env, name, &session.id, &account, out)?;
     {
@@ -335,13 +341,7 @@ fn fork(
     names::check_name(name)?;
     check_args(&args)?;
     let from = get(&env.store, parent)?;
-    let account = match account {
-        Some(a) => {
-            env.m.account(&a)?;
-            a
-        }
-        None => from.account.clone(),
-    };
+    let account = account_or(env, account, &from.account)?;
     let profile = choose_profile(env, &account, profile, from.profile.as_deref(), out)?;
     bring(env, parent, &from.id, &account, out)?;
     let id = names::new_id()?;
