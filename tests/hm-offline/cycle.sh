@@ -85,9 +85,9 @@ switch gen1.nix
 step "claudemax outside git: the account dir, arguments untouched"
 (cd "$home" && as_alice FAKE_CLAUDE_REPORT="$home/outside.json" \
   FAKE_CLAUDE_ACTIONS=login:max@example.com,startup,add-mcp:user-added,set-model:sonnet \
-  "$bin/claudemax" --resume 'two words' -- '')
+  "$bin/claudemax" --append-system-prompt 'two words' -- '')
 expect "claudemax ran in the account dir with the arguments as given" \
-  ".configDir == \"$max\" and .args == [\"--resume\",\"two words\",\"--\",\"\"]" "$home/outside.json"
+  ".configDir == \"$max\" and .args == [\"--append-system-prompt\",\"two words\",\"--\",\"\"]" "$home/outside.json"
 expect "Claude's /model write landed" '.model == "sonnet"' "$max/settings.json"
 expect "Claude's server is there" '.mcpServers | has("user-added")' "$max/.claude.json"
 

@@ -123,10 +123,10 @@
         report = claude(
             "claudemax", "/tmp", "/tmp/outside.json",
             "login:max@example.com,startup,add-mcp:user-added,set-model:sonnet",
-            "--resume 'two words' -- '''",
+            "--append-system-prompt 'two words' -- '''",
         )
         assert report["configDir"] == MAX, report
-        assert report["args"] == ["--resume", "two words", "--", ""], report["args"]
+        assert report["args"] == ["--append-system-prompt", "two words", "--", ""], report["args"]
         state = json_file(f"{MAX}/.claude.json")
         assert "user-added" in state["mcpServers"], state
         assert state["oauthAccount"]["emailAddress"] == "max@example.com", state
