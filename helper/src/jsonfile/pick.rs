@@ -4,9 +4,11 @@
 //! Claude Code writes `.claude.json` with `JSON.stringify(v, null, 2)`: a
 //! JSON string holds no raw newline, so every line break is layout, and a
 //! line that starts with exactly two spaces and a quote starts a top-level
-//! member (four spaces: a member of a top-level object). The file is read
-//! once in pieces through a small buffer to find those lines; only the
-//! wanted members are then read again and parsed, by serde_json.
+//! member (four spaces: a member of a top-level object; six: a field of
+//! such a member). The file is read once in pieces through a small buffer
+//! to find those lines; only the wanted members, and the wanted fields of
+//! the wanted entry (not the rest of it, such as a long prompt history),
+//! are then read again and parsed, by serde_json.
 //!
 //! Guarantees:
 //! * Every value returned was parsed by serde_json from the exact bytes of
@@ -144,10 +146,12 @@ pub(super) fn pick(file: &File, before: Identity, wanted: Wanted) -> Option<Pick
 
 fn pick_in_pieces(file: &File, before: Identity, wanted: Wanted, piece: usize) -> Option<Picked> {
     let len = before.size;
-    let (top, inner, close) = member_lines(file, len, piece)?;
+    let target = wanted.fields_of.map(|(outer, member, _)| (outer, member));
+    let scan = member_lines(file, len, piece, target)?;
     if file.metadata().ok().map(|m| Identity::of(&m)) != Some(before) {
         return None; // changed while being read: the caller reads it whole
     }
+    let (top, inner, close) = (&scan.top, &scan.inner, scan.close);
     // The end of top-level member `i`: the next one's newline, or the
     // newline before the closing brace.
     let end_of = |i: usize| top.get(i + 1).map_or(close, |next| next.at);
@@ -167,45 +171,153 @@ fn pick_in_pieces(file: &File, before: Identity, wanted: Wanted, piece: usize) -
     let Some(i) = top.iter().rposition(|l| l.key == outer) else {
         return Some(picked);
     };
-    let text = read_range(file, top[i].at + 1..end_of(i))?;
-    let span = member_value(&text, 2, i + 1 == top.len())?;
-    let value = &text[span.clone()];
-    if !value.starts_with(b"{") {
-        return Some(picked); // not an object: no such member
-    }
-    // The lines of this occurrence's members, and where its closing brace's
-    // line starts (`value` ends with "\n  }" unless it is "{}").
+    // The lines of this occurrence's members.
     let range = top[i].at..end_of(i);
     let lines: Vec<&Line> = inner.iter().filter(|l| range.contains(&l.at)).collect();
     if lines.is_empty() {
-        return (value == b"{}").then_some(picked);
+        // No member lines: "{}" (no such member), or not an object.
+        let text = read_range(file, range.start + 1..range.end)?;
+        let value = &text[member_value(&text, 2, i + 1 == top.len())?];
+        return (value == b"{}" || !value.starts_with(b"{")).then_some(picked);
     }
-    if !value.ends_with(b"\n  }") {
-        return None;
-    }
-    let brace_line = top[i].at + 1 + span.end as u64 - 4;
+    // Only the ends of the object are read: `  "key": {` up to its first
+    // member line, and its closing brace's line `  }` (with a comma unless
+    // it is the last member). Anything else is read whole.
+    let last_top = i + 1 == top.len();
+    let brace_line = match object_ends(file, range.start, lines[0].at, range.end, 2, last_top) {
+        Some(at) => at,
+        None => {
+            let text = read_range(file, range.start + 1..range.end)?;
+            let span = member_value(&text, 2, last_top)?;
+            let value = &text[span.clone()];
+            if !value.starts_with(b"{") {
+                return Some(picked); // not an object: no such member
+            }
+            if !value.ends_with(b"\n  }") {
+                return None;
+            }
+            range.start + 1 + span.end as u64 - 4
+        }
+    };
     let Some(k) = lines.iter().rposition(|l| l.key == member) else {
         return Some(picked);
     };
     let end = lines.get(k + 1).map_or(brace_line, |next| next.at);
-    let text = read_range(file, lines[k].at + 1..end)?;
-    let entry = &text[member_value(&text, 4, k + 1 == lines.len())?];
-    if !entry.starts_with(b"{") {
-        return Some(picked);
-    }
-    let mut de = serde_json::Deserializer::from_slice(entry);
-    let found = (&mut de).deserialize_map(FieldsOf(fields)).ok()?;
-    de.end().ok()?;
-    picked.fields = Some(found);
+    let last = k + 1 == lines.len();
+    // The entry's fields are lines of their own: each wanted one is read
+    // and parsed alone, whatever else the entry holds (a long history).
+    let by_lines = scan
+        .entry
+        .as_ref()
+        .filter(|e| e.at == lines[k].at && !e.fields.is_empty())
+        .and_then(|e| fields_by_lines(file, e, end, last, fields));
+    picked.fields = match by_lines {
+        Some(found) => Some(found),
+        None => {
+            let text = read_range(file, lines[k].at + 1..end)?;
+            let entry = &text[member_value(&text, 4, last)?];
+            if !entry.starts_with(b"{") {
+                return Some(picked);
+            }
+            let mut de = serde_json::Deserializer::from_slice(entry);
+            let found = (&mut de).deserialize_map(FieldsOf(fields)).ok()?;
+            de.end().ok()?;
+            Some(found)
+        }
+    };
     Some(picked)
 }
 
-/// Reads `file` in pieces and returns its top-level member lines, the
-/// lines indented one level more, and where the newline before the closing
-/// brace is.
-fn member_lines(file: &File, len: u64, piece_size: usize) -> Option<(Vec<Line>, Vec<Line>, u64)> {
+/// The wanted `fields` of `entry`, an object member at four spaces that
+/// ends where the next member starts (`end`), read line by line; `None`
+/// when it is not in the layout (the caller then parses it whole).
+fn fields_by_lines(
+    file: &File,
+    entry: &Entry,
+    end: u64,
+    last: bool,
+    fields: &[String],
+) -> Option<Map<String, Value>> {
+    let f = &entry.fields;
+    let close = object_ends(file, entry.at, f[0].at, end, 4, last)?;
+    let mut found = Map::new();
+    for field in fields {
+        if let Some(j) = f.iter().rposition(|l| l.key == *field) {
+            let text = read_range(file, f[j].at + 1..f.get(j + 1).map_or(close, |n| n.at))?;
+            let value = member_value(&text, 6, j + 1 == f.len())?;
+            found.insert(field.clone(), serde_json::from_slice(&text[value]).ok()?);
+        }
+    }
+    Some(found)
+}
+
+/// Checks the two ends of an object member at `indent` spaces whose key
+/// line's newline is at `at`, whose first member line's newline is at
+/// `first`, and which ends where the next member starts (`end`): the key
+/// line must be exactly `"key": {`, and the object must end with a line of
+/// `indent` spaces and `}` (and a comma unless it is the `last` member).
+/// Returns where the newline before that closing line is.
+fn object_ends(
+    file: &File,
+    at: u64,
+    first: u64,
+    end: u64,
+    indent: usize,
+    last: bool,
+) -> Option<u64> {
+    let head = read_range(file, at + 1..first)?;
+    if head.len() <= indent || head[..indent].iter().any(|&b| b != b' ') || head[indent] != b'"' {
+        return None;
+    }
+    let key_end = scan::string_end(&head, indent + 1)?;
+    if &head[key_end..] != b": {" {
+        return None;
+    }
+    let tail_len = (indent + 2 + usize::from(!last)) as u64;
+    let start = end.checked_sub(tail_len).filter(|&s| s > first)?;
+    let tail = read_range(file, start..end)?;
+    let closing = tail[1..=indent].iter().all(|&b| b == b' ')
+        && tail[0] == b'\n'
+        && tail[indent + 1] == b'}'
+        && (last || tail[indent + 2] == b',');
+    closing.then_some(start)
+}
+
+/// What [`member_lines`] found.
+struct Scan {
+    /// The top-level member lines.
+    top: Vec<Line>,
+    /// The lines indented one level more.
+    inner: Vec<Line>,
+    /// Where the newline before the closing brace is.
+    close: u64,
+    /// The field lines of the last member `member` of the top-level object
+    /// `outer` (the target), when there is one.
+    entry: Option<Entry>,
+}
+
+/// A member of a top-level object and the lines of its own members.
+struct Entry {
+    /// Where the member's newline is.
+    at: u64,
+    fields: Vec<Line>,
+}
+
+/// Reads `file` in pieces and returns its member lines (see [`Scan`]);
+/// `target` is the top-level object and the member of it whose field lines
+/// (indented three levels) are wanted too.
+fn member_lines(
+    file: &File,
+    len: u64,
+    piece_size: usize,
+    target: Option<(&str, &str)>,
+) -> Option<Scan> {
     let mut top: Vec<Line> = Vec::new();
     let mut inner: Vec<Line> = Vec::new();
+    let mut entry: Option<Entry> = None;
+    // Whether the current top-level member is the target object, and
+    // whether the current line is inside the target member of it.
+    let (mut in_outer, mut collecting) = (false, false);
     let mut buf = vec![0; piece_size];
     let mut offset = 0u64;
     loop {
@@ -223,16 +335,40 @@ fn member_lines(file: &File, len: u64, piece_size: usize) -> Option<(Vec<Line>, 
             if piece.get(i + 1 + indent) != Some(&b'"') {
                 continue;
             }
-            let list = match indent {
-                2 => &mut top,
-                // Members of top-level objects (or strings in top-level
-                // arrays): `pick` keeps those in its object's lines.
-                4 => &mut inner,
-                _ => continue,
+            let wanted = match indent {
+                2 | 4 => true,
+                6 => collecting,
+                _ => false,
             };
+            if !wanted {
+                continue;
+            }
             let at = offset + i as u64;
             let key = key_at(file, piece, i + 1 + indent, at + 1 + indent as u64)?;
-            list.push(Line { at, key });
+            match indent {
+                2 => {
+                    in_outer = target.is_some_and(|(outer, _)| key == outer);
+                    collecting = false;
+                    top.push(Line { at, key });
+                }
+                // Members of top-level objects (or strings in top-level
+                // arrays): `pick` keeps those in its object's lines.
+                4 => {
+                    collecting = in_outer && target.is_some_and(|(_, member)| key == member);
+                    if collecting {
+                        entry = Some(Entry {
+                            at,
+                            fields: Vec::new(),
+                        });
+                    }
+                    inner.push(Line { at, key });
+                }
+                _ => entry
+                    .as_mut()
+                    .expect("collecting inside an entry")
+                    .fields
+                    .push(Line { at, key }),
+            }
         }
         if last {
             break;
@@ -248,7 +384,12 @@ fn member_lines(file: &File, len: u64, piece_size: usize) -> Option<(Vec<Line>, 
         [b'\n', b'}', b'\n'] => len - 3,
         _ => return None,
     };
-    (!top.is_empty()).then_some((top, inner, close))
+    (!top.is_empty()).then_some(Scan {
+        top,
+        inner,
+        close,
+        entry,
+    })
 }
 
 /// The key whose opening quote is at `piece[q]` (`file` offset `at`),
@@ -384,6 +525,32 @@ mod tests {
                 "pieces of {piece}"
             );
         }
+    }
+
+    #[test]
+    fn an_entrys_fields_are_read_alone_so_a_long_history_is_never_parsed() {
+        // The history is not valid JSON: parsing the entry whole would fail,
+        // so a result shows the wanted fields were read line by line. The
+        // repeated field's last occurrence wins, and the last field has no
+        // comma.
+        let text = "{\n  \"projects\": {\n    \"/o\": {\n      \"t\": 0\n    },\n    \"/r\": {\n      \"t\": 1,\n      \"history\": [\n        \"a\",,\n        {\"t\": 9}\n      ],\n      \"t\": 2,\n      \"u\": {\n        \"t\": 3\n      }\n    }\n  }\n}\n";
+        let keys = strings(&[]);
+        let fields = strings(&["t", "u", "absent"]);
+        let w = wanted(&keys, &fields, "/r");
+        let expected = Picked {
+            fields: Some(serde_json::from_value(json!({"t": 2, "u": {"t": 3}})).unwrap()),
+            ..Picked::asked(w, true)
+        };
+        for piece in [9, 13, 50, PIECE] {
+            assert_eq!(
+                picked(text, w, piece),
+                Some(expected.clone()),
+                "pieces of {piece}"
+            );
+        }
+        // Its closing line must be there: cut it, and the file is read whole.
+        let cut = text.replace("      }\n    }\n  }", "      }\n  }");
+        assert_eq!(picked(&cut, w, 64), None);
     }
 
     #[test]
