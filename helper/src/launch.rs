@@ -78,7 +78,7 @@ pub fn launch(
         .map(ToString::to_string)
         .collect();
     let rt = runtime::choose(account_name, &account_dir, isolation, &ctx, &state_home);
-    let fresh = runtime::create(&rt, account_name, &state_home, &mut notes)?;
+    let created = runtime::create(&rt, account_name, &state_home, &mut notes)?;
 
     let info = SessionInfo {
         pid: std::process::id(),
@@ -102,7 +102,7 @@ pub fn launch(
         Acquire::Held(_) | Acquire::Orphaned(_) => None,
     };
 
-    let prepared = runtime::prepare(&rt, account, &home, session_lock.is_some(), fresh)?;
+    let mut prepared = runtime::prepare(&rt, account, &home, session_lock.is_some(), created)?;
     let fixes = [&prepared.settings, &prepared.claude_json]
         .into_iter()
         .flatten()
@@ -133,14 +133,18 @@ pub fn launch(
     end_with_this_process(&mut cmd);
     let saved_terminal = Terminal::save();
     install_forwarding()?;
-    let mut child = cmd.spawn().with_context(|| {
+    let spawned = cmd.spawn();
+    if let Ok(child) = &spawned {
+        forward_to(child.id() as i32);
+    }
+    let warnings = runtime::after_start(&rt, &mut prepared, account_name, &state_home);
+    let mut child = spawned.with_context(|| {
         format!(
             "starting {} for account {account_name}; check programs.claude-code.accounts.{account_name}.package",
             claude.display()
         )
     })?;
-    forward_to(child.id() as i32);
-    for warning in runtime::after_start(&rt, &prepared, fresh, account_name, &state_home) {
+    for warning in warnings {
         eprintln!("claude-accounts: warning: {warning}");
     }
     if let Some(l) = session_lock.as_mut()

@@ -16,7 +16,8 @@
 //!   lock two different inodes) and never followed if it is a symlink.
 //! * `session.json` beside it records who holds the lock (for `status` and
 //!   `close`); it is informational, written atomically (temp + rename) only
-//!   by the holder. The lock is the truth: [`probe`] reports the record only
+//!   by the holder, once claude started ([`SessionLock::set_claude_pid`]):
+//!   until then, the lock is held with no record. The lock is the truth: [`probe`] reports the record only
 //!   while the lock is held, and on Linux only when `/proc/locks` confirms
 //!   the recorded pid holds it.
 //! * A session stays busy while its claude lives, even when the launcher
@@ -172,8 +173,10 @@ pub fn info_path(runtime_dir: &Path) -> PathBuf {
 
 /// Takes the session lock of `runtime_dir` without waiting for a running
 /// session (only briefly for a concurrent [`probe`]), creating
-/// `.claude-accounts/` (0700) and `session.lock` (0600) as needed, and
-/// records `info` in `session.json`. The runtime dir itself must exist.
+/// `.claude-accounts/` (0700) and `session.lock` (0600) as needed. `info`
+/// is recorded in `session.json` by [`SessionLock::set_claude_pid`]; a
+/// record left by an earlier holder is removed now. The runtime dir itself
+/// must exist.
 pub fn try_acquire(runtime_dir: &Path, info: &SessionInfo) -> Result<Acquire> {
     let state_dir = runtime_dir.join(STATE_DIR);
     match DirBuilder::new().mode(0o700).create(&state_dir) {
@@ -225,7 +228,18 @@ pub fn try_acquire(runtime_dir: &Path, info: &SessionInfo) -> Result<Acquire> {
         info_path: info_path(runtime_dir),
         info: info.clone(),
     };
-    lock.write_info()?;
+    match fs::remove_file(&lock.info_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "removing the stale session record {}",
+                    lock.info_path.display()
+                )
+            });
+        }
+    }
     Ok(Acquire::Acquired(lock))
 }
 

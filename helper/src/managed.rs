@@ -184,12 +184,13 @@ impl ManagedFile {
             keys: &keys,
             fields_of: None,
         });
-        self.apply_from(last, record.mode, reads, |_| {
+        let (report, outcome, _) = self.apply_from(last, record.mode, reads, false, |_| {
             Ok(Prepare {
                 desired: desired.clone(),
                 extra: Edits::new(),
             })
-        })
+        })?;
+        Ok((report, outcome))
     }
 
     /// The general apply: `prepare` sees the file as read (again on every
@@ -205,14 +206,17 @@ impl ManagedFile {
     /// asks for something else) it is read, validated and updated as usual.
     ///
     /// `record` is this file's [`ManagedFile::read_record`], which the
-    /// caller has read already (so it is not read twice).
+    /// caller has read already (so it is not read twice). With `later`, a
+    /// changed record is not written but returned, for the caller to write
+    /// after something more urgent (it is still written after the file).
     pub fn apply_with(
         &self,
         record: Record,
         reads: Option<Wanted<'_>>,
+        later: bool,
         prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
-    ) -> Result<(Report, Outcome)> {
-        self.apply_from(record.applied, record.mode, reads, prepare)
+    ) -> Result<(Report, Outcome, Option<PendingRecord>)> {
+        self.apply_from(record.applied, record.mode, reads, later, prepare)
     }
 
     /// [`ManagedFile::apply_with`] from the record `last`, whose permission
@@ -222,8 +226,9 @@ impl ManagedFile {
         last: Option<Map<String, Value>>,
         record_mode: Option<u32>,
         reads: Option<Wanted<'_>>,
+        later: bool,
         mut prepare: impl FnMut(&dyn Members) -> Result<Prepare>,
-    ) -> Result<(Report, Outcome)> {
+    ) -> Result<(Report, Outcome, Option<PendingRecord>)> {
         let unchanged = match reads {
             Some(reads) => self.unchanged(reads, last.as_ref(), &mut prepare)?,
             None => None,
@@ -252,14 +257,24 @@ impl ManagedFile {
             mode,
         } = decided;
         let record_written = last.as_ref() != Some(&desired);
+        let mut pending = None;
         if record_written {
-            self.write_record(&desired)?;
+            let record = PendingRecord {
+                file: self.clone(),
+                desired,
+            };
+            if later {
+                pending = Some(record);
+            } else {
+                record.write()?;
+            }
         }
+        // A record written later is written private.
         report.modes = self.hold_modes(
             (mode, outcome == Outcome::Written),
             (record_mode, record_written),
         )?;
-        Ok((report, outcome))
+        Ok((report, outcome, pending))
     }
 
     /// Makes the helper's state dirs beside the file, the file and its
@@ -341,6 +356,21 @@ impl ManagedFile {
                 ..jsonfile::Options::settings_json()
             },
         )
+    }
+}
+
+/// A changed last-applied record not written yet (see
+/// [`ManagedFile::apply_with`]).
+#[derive(Debug)]
+pub struct PendingRecord {
+    file: ManagedFile,
+    desired: Map<String, Value>,
+}
+
+impl PendingRecord {
+    /// Writes the record (atomically, durable as its file is).
+    pub fn write(&self) -> Result<()> {
+        self.file.write_record(&self.desired)
     }
 }
 

@@ -119,16 +119,23 @@ pub struct Prepared {
     pub outcome: Outcome,
     /// The account's refreshed sync cache, written once claude started.
     pub cache: Option<CacheUpdate>,
+    /// With `later`: the last-applied record and the sync base, to write
+    /// once claude started.
+    pub record: Option<managed::PendingRecord>,
+    pub base: Option<sync::PendingBase>,
     pub notes: Vec<String>,
 }
 
 /// Syncs, overlays and applies the runtime's `.claude.json`; pushes what
 /// only the runtime had (a session that could not finish) to the account.
+/// With `later`, the helper's records of what it did are returned, not
+/// written (see [`super::Later`]).
 pub fn prepare(
     rt: &Runtime,
     file: &ManagedFile,
     account: &Account,
     home: &Path,
+    later: bool,
 ) -> Result<Prepared> {
     let overlay = Overlay::load(rt, account, home);
     let mut notes: Vec<String> = overlay.problem.iter().cloned().collect();
@@ -151,7 +158,7 @@ pub fn prepare(
     };
     let mut plan = None;
     let mut overlay_note = None;
-    let (report, outcome) = file.apply_with(record, Some(reads), |doc| {
+    let (report, outcome, record) = file.apply_with(record, Some(reads), later, |doc| {
         let runtime = scope.collect(doc)?;
         let merged = sync::merge(&view.values, &runtime, &base, newer);
         let extra = scope.edits(doc, &merged.to_runtime)?;
@@ -173,11 +180,16 @@ pub fn prepare(
         }
     }
     notes.extend(plan.conflicts.iter().cloned());
-    sync::write_base(&rt.dir, &scope, &base, &agreed)?;
+    let mut pending_base = sync::base_to_write(&rt.dir, &scope, &base, &agreed);
+    if !later && let Some(b) = pending_base.take() {
+        b.write()?;
+    }
     Ok(Prepared {
         report,
         outcome,
         cache: view.refreshed,
+        record,
+        base: pending_base,
         notes,
     })
 }

@@ -27,7 +27,7 @@ use anyhow::{Context as _, Result};
 use crate::apply::Report;
 use crate::context::{Context, Kind};
 use crate::jsonfile::{self, Outcome};
-use crate::managed::{ManagedFile, STATE_DIR};
+use crate::managed::{ManagedFile, PendingRecord, STATE_DIR};
 use crate::manifest::{Account, Isolation};
 
 /// Where runtime dirs live inside a git dir.
@@ -150,6 +150,53 @@ fn worktree_of(ctx: &Context) -> Option<PathBuf> {
     ctx.worktree.clone()
 }
 
+/// The helper's own records a launch in a fresh runtime dir writes only
+/// once claude has started ([`after_start`]), so that claude does not wait
+/// for files it never reads: the runtime's metadata, the last-applied
+/// record of its `.claude.json` and the sync base. Each is written after
+/// the file it describes; when the launcher dies first, the next launch
+/// reads none and writes them again (see [`create`], [`managed`] and
+/// [`sync::read_base`]).
+///
+/// [`managed`]: crate::managed
+#[derive(Debug, Default)]
+pub struct Later {
+    info: Option<(PathBuf, Vec<u8>)>,
+    record: Option<PendingRecord>,
+    base: Option<sync::PendingBase>,
+}
+
+impl Later {
+    /// Writes what is pending; returns what failed.
+    fn write(&mut self) -> Vec<String> {
+        let mut failed = Vec::new();
+        if let Some(record) = self.record.take()
+            && let Err(e) = record.write()
+        {
+            failed.push(format!("{e:#}"));
+        }
+        if let Some(base) = self.base.take()
+            && let Err(e) = base.write()
+        {
+            failed.push(format!("{e:#}"));
+        }
+        if let Some((path, bytes)) = self.info.take()
+            && let Err(e) = jsonfile::write_atomic(&path, &bytes, &info_options())
+        {
+            failed.push(format!("{e:#}"));
+        }
+        failed
+    }
+}
+
+/// A checked runtime dir (see [`create`]).
+#[derive(Debug)]
+pub struct Created {
+    /// Whether this launch made the dir.
+    pub fresh: bool,
+    later: Later,
+}
+
 /// What preparing a runtime dir did.
 #[derive(Debug, Default)]
 pub struct Prepared {
@@ -161,6 +208,10 @@ pub struct Prepared {
     /// One line each: things the user should know (moved entries, ignored
     /// overlays, sync conflicts).
     pub notes: Vec<String>,
+    /// Whether the runtime dir is new (see [`Created`]).
+    pub fresh: bool,
+    /// What [`after_start`] writes.
+    later: Later,
 }
 
 /// Metadata kept in `<runtime>/.claude-accounts/runtime.json` for `status`.
@@ -184,16 +235,21 @@ pub fn read_info(dir: &Path) -> Option<RuntimeInfo> {
 }
 
 /// Checks the runtime dir (see [`guard`]), creating it and its state dir
-/// as needed, and records its metadata; true when the runtime dir is new.
+/// as needed, and records its metadata (in a new dir, once claude started:
+/// see [`Later`]).
 pub fn create(
     rt: &Runtime,
     name: &str,
     state_home: &Path,
     notes: &mut Vec<String>,
-) -> Result<bool> {
+) -> Result<Created> {
     let fresh = guard::open(rt, name, state_home, notes)?;
+    let mut created = Created {
+        fresh,
+        later: Later::default(),
+    };
     if rt.is_account_dir() {
-        return Ok(fresh);
+        return Ok(created);
     }
     let info = RuntimeInfo {
         account: name.to_string(),
@@ -201,17 +257,23 @@ pub fn create(
         project_key: rt.project_key.clone(),
         ephemeral: rt.is_ephemeral(),
     };
-    if read_info(&rt.dir).as_ref() != Some(&info) {
-        // Not durable: after a crash, a lost or damaged record reads as none
-        // (`read_info`) and is written again here at the next launch.
-        let opts = jsonfile::Options {
-            durable: false,
-            ..jsonfile::Options::settings_json()
-        };
-        let bytes = serde_json::to_vec_pretty(&info).expect("serialisable");
-        jsonfile::write_atomic(&info_path(&rt.dir), &bytes, &opts)?;
+    let bytes = serde_json::to_vec_pretty(&info).expect("serialisable");
+    if fresh {
+        created.later.info = Some((info_path(&rt.dir), bytes));
+    } else if read_info(&rt.dir).as_ref() != Some(&info) {
+        jsonfile::write_atomic(&info_path(&rt.dir), &bytes, &info_options())?;
     }
-    Ok(fresh)
+    Ok(created)
+}
+
+/// How `runtime.json` is written. Not durable: after a crash, a lost or
+/// damaged record reads as none ([`read_info`]) and is written again by
+/// [`create`] at the next launch.
+fn info_options() -> jsonfile::Options {
+    jsonfile::Options {
+        durable: false,
+        ..jsonfile::Options::settings_json()
+    }
 }
 
 /// The runtime's `.claude.json`. In a fresh runtime dir it is written
@@ -231,18 +293,19 @@ fn claude_json_file(rt: &Runtime, fresh: bool) -> ManagedFile {
 }
 
 /// The work a launch leaves until claude has started (the launcher only
-/// waits for it then): syncing a fresh runtime dir's registry entry and
-/// files (not for a throwaway session dir, removed at the end) and writing a
-/// refreshed sync cache. Returns what failed, as warnings: the session is running.
+/// waits for it then): the records of a fresh runtime dir ([`Later`]),
+/// syncing its registry entry and files (not for a throwaway session dir,
+/// removed at the end), and writing a refreshed sync cache. Also what a
+/// launch whose claude did not start must still do. Returns what failed, as
+/// warnings: the session is running.
 pub fn after_start(
     rt: &Runtime,
-    prepared: &Prepared,
-    fresh: bool,
+    prepared: &mut Prepared,
     account: &str,
     state_home: &Path,
 ) -> Vec<String> {
-    let mut warnings = Vec::new();
-    if fresh && rt.kind == RuntimeKind::Worktree {
+    let mut warnings = prepared.later.write();
+    if prepared.fresh && rt.kind == RuntimeKind::Worktree {
         let synced = crate::registry::make_durable(state_home, account, &rt.dir)
             .and_then(|()| make_durable(rt));
         if let Err(e) = synced {
@@ -297,9 +360,14 @@ pub fn prepare(
     account: &Account,
     home: &Path,
     locked: bool,
-    fresh: bool,
+    created: Created,
 ) -> Result<Prepared> {
-    let mut prepared = Prepared::default();
+    let fresh = created.fresh;
+    let mut prepared = Prepared {
+        fresh,
+        later: created.later,
+        ..Prepared::default()
+    };
     if !rt.is_account_dir() {
         let linked = layout::link(&rt.dir, &rt.account_dir, locked)?;
         prepared.notes.extend(linked.notes);
@@ -314,9 +382,11 @@ pub fn prepare(
     let claude_json = if rt.is_account_dir() {
         ManagedFile::claude_json(&rt.dir).apply(&account.claude_json)
     } else {
-        claude_json::prepare(rt, &claude_json_file(rt, fresh), account, home).map(|p| {
+        claude_json::prepare(rt, &claude_json_file(rt, fresh), account, home, fresh).map(|p| {
             prepared.notes.extend(p.notes);
             prepared.cache = p.cache;
+            prepared.later.record = p.record;
+            prepared.later.base = p.base;
             (p.report, p.outcome)
         })
     };

@@ -396,21 +396,49 @@ pub fn write_base(
     current: &Values,
     values: &Values,
 ) -> Result<()> {
+    match base_to_write(runtime_dir, scope, current, values) {
+        Some(base) => base.write(),
+        None => Ok(()),
+    }
+}
+
+/// The base [`write_base`] would write, if it would write one.
+pub fn base_to_write(
+    runtime_dir: &Path,
+    scope: &Scope,
+    current: &Values,
+    values: &Values,
+) -> Option<PendingBase> {
     let path = base_path(runtime_dir);
     if current == values && path.exists() {
-        return Ok(());
+        return None;
     }
     let base = Base {
         project_key: scope.project.as_ref().map(|(k, _)| k.clone()),
         values: values.clone(),
     };
     let bytes = serde_json::to_vec_pretty(&base).expect("serialisable");
-    let opts = jsonfile::Options {
-        durable: false,
-        private: true,
-        ..jsonfile::Options::settings_json()
-    };
-    jsonfile::write_atomic(&path, &bytes, &opts)
+    Some(PendingBase { path, bytes })
+}
+
+/// A sync base to write (see [`base_to_write`]).
+#[derive(Debug)]
+pub struct PendingBase {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl PendingBase {
+    /// Writes it (atomically; not durable: a base lost in a crash reads as
+    /// none, and the next sync treats every value as new on both sides).
+    pub fn write(&self) -> Result<()> {
+        let opts = jsonfile::Options {
+            durable: false,
+            private: true,
+            ..jsonfile::Options::settings_json()
+        };
+        jsonfile::write_atomic(&self.path, &self.bytes, &opts)
+    }
 }
 
 /// Which of two files changed last (by mtime; the account on a tie or

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -102,21 +103,27 @@ fn external_holder(runtime: &Path) -> Child {
 fn acquiring_records_the_holder_and_a_second_acquire_is_refused() {
     let sb = TestEnv::new();
     let runtime = &sb.work;
+    let state = runtime.join(".claude-accounts");
+    fs::create_dir_all(&state).unwrap();
+    fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+    // A record an earlier holder left behind is not this holder's.
+    write(
+        &lock::info_path(runtime),
+        &serde_json::to_string(&info("old", runtime)).unwrap(),
+    );
     let mine = info("max", runtime);
     let mut held = acquire(runtime, &mine);
 
-    let state = runtime.join(".claude-accounts");
     assert_eq!(mode(&state), 0o700);
     assert_eq!(mode(&lock::lock_path(runtime)), 0o600);
-    assert_eq!(mode(&lock::info_path(runtime)), 0o600);
-    let record: SessionInfo = serde_json::from_str(&read(&lock::info_path(runtime))).unwrap();
-    assert_eq!(record, mine);
-
-    assert_eq!(held_by(runtime, &info("pro", runtime)), Some(mine.clone()));
-    assert_eq!(
-        lock::probe(runtime).unwrap(),
-        Probe::Held(Some(mine.clone()))
+    // Held, and recorded once claude started.
+    assert!(
+        !lock::info_path(runtime).exists(),
+        "the stale record stayed"
     );
+    assert_eq!(held_by(runtime, &info("pro", runtime)), None);
+    assert_eq!(lock::probe(runtime).unwrap(), Probe::Held(None));
+    assert!(lock::holder_is(runtime, std::process::id()).unwrap());
 
     held.set_claude_pid(4242).unwrap();
     let with_claude = SessionInfo {
@@ -124,6 +131,13 @@ fn acquiring_records_the_holder_and_a_second_acquire_is_refused() {
         ..mine
     };
     assert_eq!(held.info(), &with_claude);
+    assert_eq!(mode(&lock::info_path(runtime)), 0o600);
+    let record: SessionInfo = serde_json::from_str(&read(&lock::info_path(runtime))).unwrap();
+    assert_eq!(record, with_claude);
+    assert_eq!(
+        held_by(runtime, &info("pro", runtime)),
+        Some(with_claude.clone())
+    );
     assert_eq!(
         lock::probe(runtime).unwrap(),
         Probe::Held(Some(with_claude))
@@ -293,10 +307,8 @@ fn a_child_of_the_holder_does_not_keep_the_lock_after_it_dies() {
     let child: u32 = read(&pid_file).parse().unwrap();
     let _child_guard = KillOnDrop(child);
 
-    match lock::probe(runtime).unwrap() {
-        Probe::Held(Some(record)) => assert_eq!(record.pid, holder.id()),
-        other => panic!("expected the holder's record, got {other:?}"),
-    }
+    // Held with no record: the holder started no claude.
+    assert_eq!(lock::probe(runtime).unwrap(), Probe::Held(None));
     assert!(lock::holder_is(runtime, holder.id()).unwrap());
     assert!(!lock::holder_is(runtime, child).unwrap());
 
