@@ -18,6 +18,57 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// This process's command line. The exact form the account wrappers
+    /// exec, `launch --manifest M --account A -- ARGS…`, is read directly:
+    /// clap builds its whole command tree (every subcommand and its help) on
+    /// each parse, a third of a millisecond of every launch. Anything else,
+    /// and that form with `CLAUDE_ACCOUNTS_ISOLATION` or
+    /// `CLAUDE_ACCOUNTS_PROFILE` set, is parsed by clap; both give the same
+    /// [`Cli`] (tested).
+    pub fn from_env() -> Cli {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        Cli::wrapper_form(&args, &|name| std::env::var_os(name))
+            .unwrap_or_else(|| Cli::parse_from(args))
+    }
+
+    /// The wrappers' `launch` form (see [`Cli::from_env`]), or `None`.
+    fn wrapper_form(args: &[OsString], env: &dyn Fn(&str) -> Option<OsString>) -> Option<Cli> {
+        if ["CLAUDE_ACCOUNTS_ISOLATION", "CLAUDE_ACCOUNTS_PROFILE"]
+            .iter()
+            .any(|name| env(name).is_some())
+        {
+            return None;
+        }
+        let [_, launch, manifest_flag, manifest, account_flag, account, dashes, rest @ ..] = args
+        else {
+            return None;
+        };
+        let value = |v: &OsString| !v.as_encoded_bytes().starts_with(b"-");
+        let form = launch == "launch"
+            && manifest_flag == "--manifest"
+            && account_flag == "--account"
+            && dashes == "--"
+            && value(manifest)
+            && value(account);
+        if !form {
+            return None;
+        }
+        Some(Cli {
+            command: Command::Launch {
+                manifest: PathBuf::from(manifest),
+                account: account.to_str()?.to_string(),
+                session: SessionArgs {
+                    isolation: None,
+                    keep_session: false,
+                    profile: None,
+                    args: rest.to_vec(),
+                },
+            },
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate a manifest and explain every problem in it.
@@ -558,4 +609,87 @@ fn launch(m: &Manifest, account: &str, session: SessionArgs) -> Result<ExitCode>
         }
     };
     crate::launch::launch(m, account, args, &opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// What clap makes of `args`, when the environment sets none of the
+    /// launch's variables.
+    fn by_clap(args: &[OsString]) -> Option<String> {
+        for name in [
+            "CLAUDE_ACCOUNTS_ISOLATION",
+            "CLAUDE_ACCOUNTS_PROFILE",
+            "CLAUDE_ACCOUNTS_MANIFEST",
+        ] {
+            assert!(
+                std::env::var_os(name).is_none(),
+                "unset {name} to run this test"
+            );
+        }
+        Cli::try_parse_from(args).ok().map(|c| format!("{c:?}"))
+    }
+
+    fn fast(args: &[OsString]) -> Option<String> {
+        Cli::wrapper_form(args, &|_| None).map(|c| format!("{c:?}"))
+    }
+
+    #[test]
+    fn the_wrappers_form_is_read_as_clap_reads_it_and_nothing_else_is() {
+        let wrapper = os(&[
+            "claude-accounts",
+            "launch",
+            "--manifest",
+            "/nix/store/x-manifest.json",
+            "--account",
+            "max",
+            "--",
+            "-p",
+            "--resume",
+            "--",
+            "hello",
+        ]);
+        assert!(fast(&wrapper).is_some());
+        assert_eq!(fast(&wrapper), by_clap(&wrapper));
+        // Left to clap: other flags, other orders, a missing `--`, values
+        // that look like flags, and the variables the launch reads.
+        for other in [
+            os(&["c", "launch", "--account", "max", "--manifest", "/m", "--"]),
+            os(&["c", "launch", "--manifest", "/m", "--account", "max"]),
+            os(&["c", "launch", "--manifest", "/m", "--account", "max", "x"]),
+            os(&["c", "launch", "--manifest", "-m", "--account", "max", "--"]),
+            os(&["c", "launch", "--manifest", "/m", "--account", "--", "--"]),
+            os(&["c", "status", "--manifest", "/m", "--account", "max", "--"]),
+            os(&["c", "launch", "--manifest=/m", "--account", "max", "--", "a"]),
+        ] {
+            assert_eq!(fast(&other), None, "{other:?}");
+        }
+        for name in ["CLAUDE_ACCOUNTS_ISOLATION", "CLAUDE_ACCOUNTS_PROFILE"] {
+            let env = |n: &str| (n == name).then(|| OsString::from("account"));
+            assert!(Cli::wrapper_form(&wrapper, &env).is_none(), "{name}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_arguments_after_the_wrappers_form_reach_claude_as_clap_passes_them(
+            manifest in "[^-\u{0}][^\u{0}]{0,20}",
+            account in "[^-\u{0}][^\u{0}]{0,10}",
+            rest in prop::collection::vec(
+                prop_oneof!["[^\u{0}]{0,6}", Just("--".to_string()), Just("-p".to_string())],
+                0..6,
+            ),
+        ) {
+            let mut args = os(&["claude-accounts", "launch", "--manifest", &manifest, "--account", &account, "--"]);
+            args.extend(rest.iter().map(OsString::from));
+            prop_assert!(fast(&args).is_some());
+            prop_assert_eq!(fast(&args), by_clap(&args));
+        }
+    }
 }

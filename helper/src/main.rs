@@ -1,7 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
@@ -13,6 +11,6 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = claude_accounts::cli::Cli::parse();
+    let cli = claude_accounts::cli::Cli::from_env();
     claude_accounts::cli::dispatch(cli)
 }
