@@ -40,7 +40,16 @@ impl Cli {
         {
             return None;
         }
-        let [_, launch, manifest_flag, manifest, account_flag, account, dashes, rest @ ..] = args
+        let [
+            _,
+            launch,
+            manifest_flag,
+            manifest,
+            account_flag,
+            account,
+            dashes,
+            rest @ ..,
+        ] = args
         else {
             return None;
         };
@@ -666,7 +675,15 @@ mod tests {
             os(&["c", "launch", "--manifest", "-m", "--account", "max", "--"]),
             os(&["c", "launch", "--manifest", "/m", "--account", "--", "--"]),
             os(&["c", "status", "--manifest", "/m", "--account", "max", "--"]),
-            os(&["c", "launch", "--manifest=/m", "--account", "max", "--", "a"]),
+            os(&[
+                "c",
+                "launch",
+                "--manifest=/m",
+                "--account",
+                "max",
+                "--",
+                "a",
+            ]),
         ] {
             assert_eq!(fast(&other), None, "{other:?}");
         }

@@ -20,6 +20,10 @@ pub const STAMP: &str = "__stamp";
 /// A `claude` that adds a user-scope MCP server named by its argument to
 /// `$CLAUDE_CONFIG_DIR/.claude.json`, as `claude mcp add -s user` does.
 pub const ADD_SERVER: &str = "__add-server";
+/// `__floor-runtime <dir> <account dir> <registry file>`: makes the entries
+/// a first launch must make before claude starts, in the plainest way (see
+/// [`new_runtime_entries`]), then prints `CLOCK_MONOTONIC` like the no-op.
+pub const FLOOR_RUNTIME: &str = "__floor-runtime";
 /// `__run <report> <program> <args>...`: see [`crate::measure`].
 pub const RUN: &str = "__run";
 /// `__setup <dir> <MB>`: the apply scenario's files, left for profiling.
@@ -48,6 +52,12 @@ pub fn dispatch(args: &[String]) -> bool {
             fs::write(&tmp, serde_json::to_vec_pretty(&state).expect("JSON"))
                 .and_then(|()| fs::rename(&tmp, &path))
                 .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            true
+        }
+        Some(FLOOR_RUNTIME) => {
+            let [dir, account, registry] = [&args[2], &args[3], &args[4]].map(std::path::Path::new);
+            new_runtime_entries(dir, account, registry);
+            println!("{}", crate::measure::monotonic_ns());
             true
         }
         Some(RUN) => {
@@ -90,4 +100,37 @@ fn read_and_validate(path: &str) -> String {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str::<IgnoredAny>(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
     text
+}
+
+/// What a first launch in a new worktree cannot avoid creating before
+/// claude starts: the runtime dir and the helper's state dir in it, the
+/// session lock file, the registry entry, one link per account entry, and
+/// the runtime's `.claude.json` (written to a temp file and renamed). Each
+/// is a new inode; nothing is read, parsed or fsynced.
+fn new_runtime_entries(
+    dir: &std::path::Path,
+    account: &std::path::Path,
+    registry: &std::path::Path,
+) {
+    use std::os::unix::fs::DirBuilderExt;
+    let fail = |what: &str, e: std::io::Error| -> ! { panic!("{what}: {e}") };
+    let state = dir.join(".claude-accounts");
+    for d in [dir, &state] {
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(d)
+            .unwrap_or_else(|e| fail(&d.display().to_string(), e));
+    }
+    File::create(state.join("session.lock")).unwrap_or_else(|e| fail("session.lock", e));
+    fs::write(registry, b"{}").unwrap_or_else(|e| fail("registry entry", e));
+    let entries = claude_accounts::runtime::layout::ACCOUNT_DIRS
+        .iter()
+        .chain(claude_accounts::runtime::layout::ACCOUNT_FILES);
+    for name in entries {
+        std::os::unix::fs::symlink(account.join(name), dir.join(name))
+            .unwrap_or_else(|e| fail(name, e));
+    }
+    let tmp = dir.join(".claude.json.tmp");
+    fs::write(&tmp, b"{}\n").unwrap_or_else(|e| fail(".claude.json.tmp", e));
+    fs::rename(&tmp, dir.join(".claude.json")).unwrap_or_else(|e| fail(".claude.json", e));
 }

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::children::{ADD_SERVER, FLOOR_VALIDATE, FLOOR_WRITE, STAMP};
+use crate::children::{ADD_SERVER, FLOOR_RUNTIME, FLOOR_VALIDATE, FLOOR_WRITE, STAMP};
 use crate::generate::{self, Variant};
 use crate::measure::{Run, Runner};
 
@@ -280,6 +280,9 @@ pub struct Launch {
     pub again: Vec<Run>,
     pub again_big_to_exec: Vec<f64>,
     pub again_big: Vec<Run>,
+    /// Spawn of the runtime-entries floor to its stamp (ms).
+    pub floor_to_exec: Vec<f64>,
+    pub floor: Vec<Run>,
     pub account_bytes: usize,
     pub runtime_bytes: usize,
 }
@@ -494,6 +497,8 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
         again: Vec::new(),
         again_big_to_exec: Vec::new(),
         again_big: Vec::new(),
+        floor_to_exec: Vec::new(),
+        floor: Vec::new(),
         account_bytes: sb.account_bytes,
         runtime_bytes: sb.runtime_bytes,
     };
@@ -513,7 +518,21 @@ pub fn launch(b: &Bench, reps: usize) -> Option<Launch> {
         );
         let (again_to_exec, again) = launch_in(&sb.wt_again);
         let (again_big_to_exec, again_big) = launch_in(&sb.wt_again_big);
+        // The floor's dir beside the first worktree's runtime dir (one
+        // filesystem), made anew each round as that runtime dir is.
+        let floor_dir = sb.rt_first.with_file_name("floor");
+        let floor_entry = sb.home.join(".local/state/claude-accounts/floor-entry");
+        let _ = fs::remove_dir_all(&floor_dir);
+        let _ = fs::remove_file(&floor_entry);
+        let mut cmd = clean(&runner, &b.exe, &sb.home);
+        cmd.arg(FLOOR_RUNTIME)
+            .args([&floor_dir, &sb.home.join(".claude-bench"), &floor_entry])
+            .current_dir(&sb.wt_first);
+        let floor = runner.run(&mut cmd);
+        let floor_to_exec = stamp(&runner, &floor);
         if round > 0 {
+            result.floor_to_exec.push(floor_to_exec);
+            result.floor.push(floor);
             result.direct_to_exec.push(direct_to_exec);
             result.direct.push(direct);
             result.first_to_exec.push(first_to_exec);
