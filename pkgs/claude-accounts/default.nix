@@ -1,8 +1,8 @@
 # The claude-accounts helper. The Rust tests run in checkPhase (with git, for
 # the worktree tests); the test binaries `fake-claude`, which imitates how
-# Claude Code writes its files, and `fake-mcp`, a stdio MCP server, go to the
-# separate output `fake` for the NixOS VM tests and never into the user's
-# profile.
+# Claude Code writes its files, `fake-mcp`, a stdio MCP server, and
+# `fake-lsp`, a stdio language server, go to the separate output `fake` for
+# the NixOS VM tests and never into the user's profile.
 {
   lib,
   stdenv,
@@ -76,7 +76,7 @@ rustPlatform.buildRustPackage {
   '';
 
   postInstall = ''
-    for test_bin in fake-claude fake-mcp; do
+    for test_bin in fake-claude fake-mcp fake-lsp; do
       moveToOutput "bin/$test_bin" "$fake"
       if [ ! -x "$fake/bin/$test_bin" ]; then
         echo "claude-accounts: the $test_bin test binary was not built" >&2
