@@ -218,18 +218,25 @@ pub enum Command {
         #[arg(value_name = "ACCOUNT")]
         account: Option<String>,
     },
-    /// Print shell completions (bash, zsh, fish; they complete account
-    /// names from the manifest with `names`).
+    /// Print shell completions (bash, zsh, fish) for claude-accounts and
+    /// claude-status, claude-close, claude-session, claude-explain; they
+    /// complete account, session and profile names with `names`.
     ///
     /// Example: `claude-accounts completions bash > ~/.local/share/bash-completion/completions/claude-accounts`
     Completions { shell: clap_complete::Shell },
     /// Print names for shell completion, one per line: the accounts of the
-    /// manifest. Completion scripts call it; prints nothing but an error
-    /// when the manifest cannot be read.
+    /// manifest, the session names of the current directory's project (what
+    /// `claude-session list` shows; no manifest needed), or the profiles of
+    /// an account (of every account without --account). Completion scripts
+    /// call it; prints all names or nothing, and an error when the manifest
+    /// or the names store cannot be read.
     Names {
         what: crate::completions::Names,
         #[arg(long, env = "CLAUDE_ACCOUNTS_MANIFEST")]
-        manifest: PathBuf,
+        manifest: Option<PathBuf>,
+        /// For `profiles`: only this account's.
+        #[arg(long)]
+        account: Option<String>,
     },
 }
 
@@ -576,15 +583,19 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             print!("{}", crate::completions::script(shell, cmd));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Names { what, manifest } => {
-            let m = Manifest::load(&manifest)?;
-            match what {
-                crate::completions::Names::Accounts => {
-                    for name in m.accounts.keys() {
-                        println!("{name}");
-                    }
-                }
-            }
+        Command::Names {
+            what,
+            manifest,
+            account,
+        } => {
+            let mut out = std::io::stdout().lock();
+            crate::completions::print_names(
+                what,
+                manifest.as_deref(),
+                account.as_deref(),
+                &mut out,
+            )?;
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -71,7 +71,7 @@ pub fn close(
                 ok = false;
                 writeln!(
                     out,
-                    "claude-accounts: a session holds {} but its record is missing or does not match the lock holder; not sending signals (see `claude-status`)",
+                    "claude-accounts: a session holds {} but has no record of its claude yet (it is starting) or its record does not match the lock holder; not sending signals; try again in a moment (see `claude-status`)",
                     Shown(&dir)
                 )?;
                 continue;

@@ -131,6 +131,15 @@ impl Options {
             ..Options::claude_json()
         }
     }
+    /// The helper's own files that are rebuilt when lost or damaged (caches,
+    /// sync bases, metadata): private, links refused, not durable.
+    pub fn rebuildable() -> Options {
+        Options {
+            private: true,
+            durable: false,
+            ..Options::settings_json()
+        }
+    }
 }
 
 /// What [`update`] did.

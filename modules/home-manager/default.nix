@@ -457,7 +457,10 @@ let
   otherForwardCommands = lib.attrNames (removeAttrs forwardCommands [ "claude-status" ]);
 
   # Shell completions of the forwarding commands, as the helper prints them
-  # (the helper's own are installed by its package).
+  # (the helper's own are installed by its package). One script per shell
+  # completes claude-accounts and every forwarding command, with account,
+  # session and profile names; bash and fish load completions by command
+  # name, so each command gets a link to it.
   completions = pkgs.runCommandLocal "claude-accounts-completions" { } ''
     bash=$out/share/bash-completion/completions
     zsh=$out/share/zsh/site-functions

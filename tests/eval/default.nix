@@ -272,12 +272,22 @@ in
         || fail "the LSP plugin is not named hm"
       [ "$(cat "$lsp/.lsp.json" | tr -d ' \n')" = '{"go":{"command":"gopls","extensionToLanguage":{".go":"go"}}}' ] \
         || fail "the LSP plugin's .lsp.json is not the declared servers"
-      # Completions of the forwarding commands, as the helper prints them.
+      # Completions of the forwarding commands, as the helper prints them:
+      # each file registers the command it is loaded for.
+      completions=${path}/share/bash-completion/completions
+      fishCompletions=${path}/share/fish/vendor_completions.d
+      zshCommands=${path}/share/zsh/site-functions/_claude-accounts-commands
+      [ -s $zshCommands ] || fail "no zsh completion for the commands"
       for command in claude-status claude-close claude-session claude-explain; do
-        [ -s ${path}/share/bash-completion/completions/$command ] || fail "no bash completion for $command"
-        [ -s ${path}/share/fish/vendor_completions.d/$command.fish ] || fail "no fish completion for $command"
+        [ -s $completions/$command ] || fail "no bash completion for $command"
+        [ -s $fishCompletions/$command.fish ] || fail "no fish completion for $command"
+        grep -q "^complete -F _claude_accounts_forward .* $command\( \|$\)" $completions/$command \
+          || fail "the bash completion does not register $command"
+        grep -q "^complete -c $command -w " $fishCompletions/$command.fish \
+          || fail "the fish completion does not register $command"
+        head -n 1 $zshCommands | grep -q "^#compdef .* $command\( \|$\)" \
+          || fail "the zsh completion does not register $command"
       done
-      [ -s ${path}/share/zsh/site-functions/_claude-accounts-commands ] || fail "no zsh completion for the commands"
       [ -s ${path}/share/bash-completion/completions/claude-accounts.bash ] || fail "no bash completion installed"
       [ -s ${path}/share/zsh/site-functions/_claude-accounts ] || fail "no zsh completion installed"
       [ -s ${path}/share/fish/vendor_completions.d/claude-accounts.fish ] || fail "no fish completion installed"

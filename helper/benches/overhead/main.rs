@@ -183,7 +183,7 @@ fn launch_rows(l: &Launch, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
     );
     let cases = [
         (
-            "first in a worktree of a new project (no seeds cache)",
+            "first in a worktree of a new project (no sync cache)",
             &l.cold_to_exec,
             &l.cold,
         ),

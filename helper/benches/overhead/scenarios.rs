@@ -435,7 +435,7 @@ pub fn setup_launch(
     // As after `home-manager switch`: the account dir is activated.
     runner.run(&mut activate(runner, &home, &manifests.a));
     // A runtime's own .claude.json after use: what Claude Code keeps there
-    // besides the seeds (caches, this project's history), no other project.
+    // besides the synced keys (caches, this project's history), no other project.
     let used = generate::claude_json(0, Some(project));
     // The re-launch worktrees: a runtime dir made by a launch, its
     // .claude.json then replaced as use by Claude Code would (one as usual,

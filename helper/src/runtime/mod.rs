@@ -181,7 +181,7 @@ impl Later {
             failed.push(format!("{e:#}"));
         }
         if let Some((path, bytes)) = self.info.take()
-            && let Err(e) = jsonfile::write_atomic(&path, &bytes, &info_options())
+            && let Err(e) = jsonfile::write_atomic(&path, &bytes, &jsonfile::Options::rebuildable())
         {
             failed.push(format!("{e:#}"));
         }
@@ -257,23 +257,19 @@ pub fn create(
         project_key: rt.project_key.clone(),
         ephemeral: rt.is_ephemeral(),
     };
+    // Rebuildable: a lost or damaged record reads as none (`read_info`)
+    // and is written again here at the next launch.
     let bytes = serde_json::to_vec_pretty(&info).expect("serialisable");
     if fresh {
         created.later.info = Some((info_path(&rt.dir), bytes));
     } else if read_info(&rt.dir).as_ref() != Some(&info) {
-        jsonfile::write_atomic(&info_path(&rt.dir), &bytes, &info_options())?;
+        jsonfile::write_atomic(
+            &info_path(&rt.dir),
+            &bytes,
+            &jsonfile::Options::rebuildable(),
+        )?;
     }
     Ok(created)
-}
-
-/// How `runtime.json` is written. Not durable: after a crash, a lost or
-/// damaged record reads as none ([`read_info`]) and is written again by
-/// [`create`] at the next launch.
-fn info_options() -> jsonfile::Options {
-    jsonfile::Options {
-        durable: false,
-        ..jsonfile::Options::settings_json()
-    }
 }
 
 /// The runtime's `.claude.json`. In a fresh runtime dir it is written

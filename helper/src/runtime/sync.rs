@@ -432,12 +432,7 @@ impl PendingBase {
     /// Writes it (atomically; not durable: a base lost in a crash reads as
     /// none, and the next sync treats every value as new on both sides).
     pub fn write(&self) -> Result<()> {
-        let opts = jsonfile::Options {
-            durable: false,
-            private: true,
-            ..jsonfile::Options::settings_json()
-        };
-        jsonfile::write_atomic(&self.path, &self.bytes, &opts)
+        jsonfile::write_atomic(&self.path, &self.bytes, &jsonfile::Options::rebuildable())
     }
 }
 
@@ -470,13 +465,8 @@ impl CacheUpdate {
     /// Writes the cache (atomically; not synced: a lost cache is only a
     /// cache).
     pub fn write(&self) -> Result<()> {
-        let opts = jsonfile::Options {
-            durable: false,
-            private: true,
-            ..jsonfile::Options::settings_json()
-        };
         managed::create_private_dir(self.path.parent().expect("state dir"))?;
-        jsonfile::write_atomic(&self.path, &self.bytes, &opts)
+        jsonfile::write_atomic(&self.path, &self.bytes, &jsonfile::Options::rebuildable())
     }
 }
 

@@ -80,9 +80,8 @@ impl<'m> Env<'m> {
     /// The environment of the current directory.
     pub fn current(m: &'m Manifest) -> Result<Env<'m>> {
         let home = manifest::home_dir()?;
-        let cwd = std::env::current_dir().context("finding the current directory")?;
         let state_home = registry::state_home(&home);
-        let store = Store::new(&state_home, &project_key(&cwd));
+        let store = store_here()?;
         Ok(Env {
             m,
             home,
@@ -110,6 +109,14 @@ impl<'m> Env<'m> {
     fn account_projects(&self, account: &str) -> Result<PathBuf> {
         Ok(self.m.config_dir(account, &self.home)?.join("projects"))
     }
+}
+
+/// The name store of the current directory's project: the one every
+/// command here reads (and `claude-accounts names sessions` lists).
+pub fn store_here() -> Result<Store> {
+    let home = manifest::home_dir()?;
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    Ok(Store::new(&registry::state_home(&home), &project_key(&cwd)))
 }
 
 /// The key names are stored under: the main checkout's root of the

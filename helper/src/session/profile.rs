@@ -170,12 +170,8 @@ pub fn write_layer(path: &Path, layer: &Map<String, Value>) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(layer).context("encoding the settings layer")?;
     text.push(b'\n');
     let opts = crate::jsonfile::Options {
-        private: true,
-        lock_dir: false,
-        symlinks: crate::jsonfile::Symlinks::Refuse,
         retries: 0,
-        durable: false,
-        ..crate::jsonfile::Options::claude_json()
+        ..crate::jsonfile::Options::rebuildable()
     };
     crate::jsonfile::write_atomic(path, &text, &opts)
 }
