@@ -288,18 +288,21 @@ pub fn update(
 ) -> Result<Outcome> {
     for attempt in 0..=opts.retries {
         let snapshot = read(path, opts)?;
-        if attempt == 0 {
-            // Best effort: a leftover we cannot remove harms nobody.
-            let _ = remove_stale_temps(&snapshot.disk.target);
-            if opts.lock_dir {
-                LockDir::remove_orphans(&snapshot.disk.target);
-            }
+        if attempt == 0 && opts.lock_dir {
+            // A lock of ours left by a killed run blocks Claude Code's
+            // writes too, whether or not this update writes.
+            LockDir::remove_orphans(&snapshot.disk.target);
         }
         let doc = snapshot.document()?;
         let mut edits = edit(&doc)?;
         edits.retain(|key, value| !doc.holds(key, value.as_ref()));
         if edits.is_empty() {
             return Ok(Outcome::Unchanged);
+        }
+        if attempt == 0 {
+            // Listed only before writing beside them. Best effort: a
+            // leftover we cannot remove harms nobody.
+            let _ = remove_stale_temps(&snapshot.disk.target);
         }
         let committed = commit(path, &snapshot.disk, opts, true, |w| {
             doc.render_to(&edits, w)

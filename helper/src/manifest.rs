@@ -317,6 +317,19 @@ impl fmt::Display for Problems {
 /// syntax, then the structure of each account separately (so one bad account
 /// does not hide another's problems), then the semantic rules.
 pub fn check_text(text: &str) -> std::result::Result<Manifest, Vec<String>> {
+    // A valid manifest (every launch reads one) is decoded in one pass;
+    // anything else is decoded again below, account by account, so that
+    // every problem is reported with its path.
+    if let Ok(m) = serde_json::from_str::<Manifest>(text)
+        && validate(&m).is_empty()
+    {
+        return Ok(m);
+    }
+    check_each(text)
+}
+
+/// [`check_text`] account by account, every problem with its path.
+fn check_each(text: &str) -> std::result::Result<Manifest, Vec<String>> {
     let root: Value = serde_json::from_str(text).map_err(|e| {
         vec![format!(
             "not valid JSON at line {} column {}: {e}",
@@ -757,6 +770,33 @@ mod tests {
         let again = serde_json::to_value(&m).unwrap();
         let original: Value = serde_json::from_str(&text).unwrap();
         pretty_assertions::assert_eq!(original, again, "every golden field is modelled");
+    }
+
+    #[test]
+    fn the_one_pass_decode_accepts_exactly_what_the_thorough_one_does() {
+        let golden: Value = serde_json::from_str(&golden()).unwrap();
+        let mut cases = vec![golden.clone()];
+        for (pointer, value) in [
+            ("/accounts/max/mcpServer", Value::Bool(true)),
+            ("/extra", Value::Bool(true)),
+            ("/version", Value::from(99)),
+            ("/accounts/max/isolation", Value::from("nowhere")),
+            ("/defaultAccount", Value::from("nobody")),
+        ] {
+            let mut v = golden.clone();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            v.pointer_mut(parent).unwrap()[key] = value;
+            cases.push(v);
+        }
+        let mut valid = 0;
+        for case in cases {
+            let text = case.to_string();
+            let (fast, thorough) = (check_text(&text), check_each(&text));
+            valid += usize::from(fast.is_ok());
+            assert_eq!(fast.as_ref().ok(), thorough.as_ref().ok(), "{text}");
+            assert_eq!(fast.is_err(), thorough.is_err(), "{text}");
+        }
+        assert_eq!(valid, 1, "only the golden manifest is valid");
     }
 
     #[test]
