@@ -15,6 +15,7 @@
 //! the helper created it; real entries are moved into the account, never
 //! deleted ([`layout`]).
 
+mod adopt;
 pub mod claude_json;
 pub mod guard;
 pub mod layout;
