@@ -278,18 +278,35 @@ impl Screen {
     /// Waits for the trust dialog, answers "Yes, I trust this folder" (the
     /// second choice), then waits for the prompt.
     pub fn accept_trust_dialog(&self) {
+        use std::time::{Duration, Instant};
         self.wait_for(screen_text::TRUST);
-        // Move to "Yes" until the cursor shows there: keys sent while the
-        // dialog is still being drawn are lost.
+        // Move to "Yes" one key at a time: a key sent while the dialog is
+        // still being drawn is lost, and one sent before the last one took
+        // effect (a loaded machine) would move past "Yes". So each Down
+        // waits for the screen to change, and Enter waits for the cursor to
+        // rest on "Yes".
         let selected = format!("❯ {}", screen_text::TRUST);
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while !self.text().unwrap_or_default().contains(&selected) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "could not select {selected:?}"
-            );
+        let deadline = Instant::now() + PATIENCE;
+        let settled = |text: &str| {
+            text.contains(&selected) && {
+                std::thread::sleep(Duration::from_millis(500));
+                self.text().unwrap_or_default().contains(&selected)
+            }
+        };
+        loop {
+            assert!(Instant::now() < deadline, "could not select {selected:?}");
+            let before = self.text().unwrap_or_default();
+            if settled(&before) {
+                break;
+            }
+            if self.text().unwrap_or_default().contains(&selected) {
+                continue; // a key still arriving moved it: look again
+            }
             self.keys(&["Down"]);
-            std::thread::sleep(std::time::Duration::from_millis(300));
+            let moved = Instant::now() + Duration::from_secs(3);
+            while self.text().unwrap_or_default() == before && Instant::now() < moved {
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         self.keys(&["Enter"]);
         self.wait_for(screen_text::READY);
