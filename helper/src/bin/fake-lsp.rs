@@ -22,12 +22,15 @@
 //! unwritable log, or input that is not LSP framing (message on stderr).
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
+
+#[path = "support/log.rs"]
+mod log;
+use log::append;
 
 /// The arguments: where to log, and the name shown in hover texts.
 struct Args {
@@ -80,24 +83,6 @@ fn parse_args(raw: &[OsString]) -> Result<Args, String> {
         log: log.or_else(|| std::env::var_os("FAKE_LSP_LOG").map(PathBuf::from)),
         name: name.unwrap_or_else(|| "fake-lsp".to_string()),
     })
-}
-
-/// Appends `event` as one line to the log, if there is one.
-fn append(log: Option<&PathBuf>, event: &Value) -> Result<(), String> {
-    let Some(path) = log else { return Ok(()) };
-    let mut line = event.to_string();
-    line.push('\n');
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(line.as_bytes()))
-        .map_err(|e| {
-            format!(
-                "appending to the log {}: {e}; pass a writable --log",
-                path.display()
-            )
-        })
 }
 
 /// Reads one framed message; `None` at end of input.

@@ -16,12 +16,15 @@
 //! (message on stderr).
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
+
+#[path = "support/log.rs"]
+mod log;
+use log::append;
 
 /// The one tool this server offers.
 const TOOL: &str = "echo";
@@ -67,24 +70,6 @@ fn log_path(args: &[OsString]) -> Result<Option<PathBuf>, String> {
         }
     }
     Ok(std::env::var_os("FAKE_MCP_LOG").map(PathBuf::from))
-}
-
-/// Appends `event` as one line to the log, if there is one.
-fn append(log: Option<&PathBuf>, event: &Value) -> Result<(), String> {
-    let Some(path) = log else { return Ok(()) };
-    let mut line = event.to_string();
-    line.push('\n');
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(line.as_bytes()))
-        .map_err(|e| {
-            format!(
-                "appending to the log {}: {e}; pass a writable --log",
-                path.display()
-            )
-        })
 }
 
 /// Answers requests until stdin ends.
