@@ -858,6 +858,61 @@ fn an_empty_runtime_file_left_by_a_crash_is_seeded_again() {
     assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
 }
 
+/// A launcher killed between starting claude and writing a fresh runtime's
+/// records (`runtime.json`, the last-applied record, the sync base) leaves
+/// a runtime without them: the next launch works as usual and writes them.
+#[test]
+fn records_a_killed_launcher_did_not_write_are_written_by_the_next_launch() {
+    let mut env = TestEnv::new();
+    log_in_outside_git(&mut env, "login");
+    let repo = env.repo("repo");
+    let rt = config_dir(&run_report(&mut env, "max", &repo, &[], ""));
+    let records = [
+        ".claude-accounts/runtime.json",
+        ".claude-accounts/last-applied/.claude.json",
+        ".claude-accounts/synced.json",
+    ];
+    for r in records {
+        std::fs::remove_file(rt.join(r)).unwrap_or_else(|e| panic!("{r}: {e}"));
+    }
+    // Meanwhile a session elsewhere added a server to the account.
+    let account_file = env.account_dir("max").join(".claude.json");
+    let mut account = read_json(&account_file);
+    account["mcpServers"]["added-meanwhile"] = json!({"type": "stdio", "command": "x"});
+    std::fs::write(&account_file, account.to_string()).unwrap();
+
+    let (out, _) = launch_reporting(&mut env, "max", &repo, &[], &[]);
+    assert_eq!(
+        stderr(&out)
+            .lines()
+            .filter(|l| l.contains("warning") || l.contains("error"))
+            .collect::<Vec<_>>(),
+        Vec::<&str>::new(),
+        "{}",
+        stderr(&out)
+    );
+    for r in records {
+        assert!(rt.join(r).is_file(), "{r} was not written again");
+    }
+    let runtime = read_json(&rt.join(".claude.json"));
+    assert!(
+        runtime["mcpServers"].get("added-meanwhile").is_some(),
+        "{runtime:#}"
+    );
+    assert!(
+        runtime["mcpServers"].get("nix-server").is_some(),
+        "{runtime:#}"
+    );
+    assert_eq!(
+        read_json(&rt.join(".claude-accounts/last-applied/.claude.json")),
+        env.manifest["accounts"]["max"]["claudeJson"]
+    );
+    assert_eq!(
+        read_json(&rt.join(".claude-accounts/runtime.json"))["account"],
+        "max"
+    );
+}
+
 #[test]
 fn close_finds_an_account_isolated_session_from_any_worktree() {
     let mut env = TestEnv::new();
