@@ -84,7 +84,7 @@ pub fn launch(
         pid: std::process::id(),
         claude_pid: None,
         claude_start: None,
-        started_at: now_secs(),
+        started_at: crate::clock::now_secs(),
         account: account_name.to_string(),
         worktree: rt.worktree.clone(),
         runtime_dir: rt.dir.clone(),
@@ -269,7 +269,11 @@ fn is_management(args: &[OsString]) -> bool {
 fn already_running(name: &str, rt: &Runtime, holder: Option<&SessionInfo>) -> String {
     let place = rt.worktree.as_deref().unwrap_or(&rt.dir).display();
     let who = match holder {
-        Some(h) => format!(" (pid {}, since {})", h.pid, format_utc(h.started_at)),
+        Some(h) => format!(
+            " (pid {}, since {})",
+            h.pid,
+            crate::clock::format_utc(h.started_at)
+        ),
         None => String::new(),
     };
     let close = match &rt.worktree {
@@ -290,7 +294,7 @@ fn orphaned(name: &str, rt: &Runtime, claude: &SessionInfo) -> String {
     format!(
         "Claude Code ({name}) is still running in {place} (claude pid {}, since {}) although its launcher is gone; close it with `{close}`, or end that process, then launch again",
         claude.claude_pid.unwrap_or_default(),
-        format_utc(claude.started_at)
+        crate::clock::format_utc(claude.started_at)
     )
 }
 
@@ -321,34 +325,6 @@ fn end_with_this_process(_cmd: &mut std::process::Command) {}
 /// `claude` as an absolute path, or a name `Command` looks up in `PATH`.
 fn resolve_claude(claude: &Path, home: &Path) -> PathBuf {
     manifest::expand_home(claude, home)
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no time zone database needed).
-pub fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 fn exit_code(status: std::process::ExitStatus) -> ExitCode {
@@ -444,17 +420,5 @@ impl Terminal {
             let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, t);
             let _ = std::io::stderr().flush();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_formatting() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(1_787_379_775), "2026-08-22 06:22:55 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
     }
 }

@@ -8,6 +8,7 @@ pub mod activate;
 pub mod apply;
 pub mod claude_worktree;
 pub mod cli;
+pub mod clock;
 pub mod close;
 pub mod completions;
 pub mod configdir;

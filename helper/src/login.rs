@@ -124,21 +124,21 @@ pub fn health(account: &Account, account_dir: &Path, now_ms: u64) -> Login {
             "logged-in",
             format!(
                 "logged in ({sub}token valid until {})",
-                crate::launch::format_utc(t / 1000)
+                crate::clock::format_utc(t / 1000)
             ),
         ),
         Some(t) if oauth.refresh_token.is_some() => (
             "expired",
             format!(
                 "logged in ({sub}token expired {}; Claude renews it at the next start)",
-                crate::launch::format_utc(t / 1000)
+                crate::clock::format_utc(t / 1000)
             ),
         ),
         Some(t) => (
             "expired-no-refresh",
             format!(
                 "login expired {} and cannot be renewed; log in again",
-                crate::launch::format_utc(t / 1000)
+                crate::clock::format_utc(t / 1000)
             ),
         ),
         None => ("logged-in", format!("logged in ({sub}no expiry recorded)")),

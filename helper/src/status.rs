@@ -10,8 +10,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::apply::{ChangeKind, Report};
+use crate::clock::format_utc;
 use crate::dispatch;
-use crate::launch::format_utc;
 use crate::lock::{self, SessionInfo};
 use crate::login::{self, Login};
 use crate::manifest::{Isolation, Manifest};

@@ -111,19 +111,18 @@ pub fn choose(
             ),
             _ => (account_dir.to_path_buf(), RuntimeKind::Account),
         },
-        Isolation::Session => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            (
-                state_home
-                    .join("claude-accounts")
-                    .join(name)
-                    .join("sessions")
-                    .join(format!("{}-{}", now.as_secs(), std::process::id())),
-                RuntimeKind::Session,
-            )
-        }
+        Isolation::Session => (
+            state_home
+                .join("claude-accounts")
+                .join(name)
+                .join("sessions")
+                .join(format!(
+                    "{}-{}",
+                    crate::clock::now_secs(),
+                    std::process::id()
+                )),
+            RuntimeKind::Session,
+        ),
     };
     Runtime {
         dir,

@@ -306,7 +306,7 @@ fn resume(
         let s = locked.get_mut(name)?;
         s.account = account.clone();
         s.profile = profile.clone();
-        s.last_used_at = names::now_secs();
+        s.last_used_at = crate::clock::now_secs();
         locked.save()?;
     }
     let leading = vec!["--resume".into(), session.id.clone().into()];
@@ -463,7 +463,7 @@ fn list(env: &Env, as_json: bool, out: &mut dyn Write) -> Result<()> {
         rows.push([
             name.clone(),
             s.account.clone(),
-            launch::format_utc(s.last_used_at),
+            crate::clock::format_utc(s.last_used_at),
             s.id.clone(),
             notes(s, env.store.is_running(name)?).join(", "),
         ]);
@@ -553,8 +553,16 @@ fn show(env: &Env, name: &str, as_json: bool, out: &mut dyn Write) -> Result<()>
     if let Some(p) = &s.forked_from {
         writeln!(out, "  forked from: {} ({})", p.name, p.id)?;
     }
-    writeln!(out, "  created:     {}", launch::format_utc(s.created_at))?;
-    writeln!(out, "  last used:   {}", launch::format_utc(s.last_used_at))?;
+    writeln!(
+        out,
+        "  created:     {}",
+        crate::clock::format_utc(s.created_at)
+    )?;
+    writeln!(
+        out,
+        "  last used:   {}",
+        crate::clock::format_utc(s.last_used_at)
+    )?;
     writeln!(
         out,
         "  state:       {}{}",
@@ -738,7 +746,7 @@ fn taken(locked: &Locked, name: &str) -> Result<()> {
         bail!(
             "a session named {name:?} already exists in {} (started {} with account {}); resume it with `claude-session resume {name}`, pick another name, or delete it first with `claude-session delete {name}`",
             locked.names.project.display(),
-            launch::format_utc(s.created_at),
+            crate::clock::format_utc(s.created_at),
             s.account
         );
     }

@@ -83,7 +83,7 @@ pub struct Parent {
 impl Session {
     /// A new session of `account` with id `id`.
     pub fn new(id: &str, account: &str, profile: Option<String>) -> Session {
-        let now = now_secs();
+        let now = crate::clock::now_secs();
         Session {
             id: id.to_string(),
             earlier_ids: Vec::new(),
@@ -127,7 +127,7 @@ impl Session {
         }
         self.earlier_ids.retain(|i| i != new_id);
         self.add_copy(account, new_id);
-        self.last_used_at = now_secs();
+        self.last_used_at = crate::clock::now_secs();
         true
     }
 }
@@ -354,14 +354,6 @@ pub fn is_id(s: &str) -> bool {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         })
-}
-
-/// Unix seconds now.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// `<last component, sanitised>-<64-bit FNV-1a of the key>`: readable, and

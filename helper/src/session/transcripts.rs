@@ -114,7 +114,7 @@ pub fn copy_into(src: &Path, projects: &Path) -> Result<Copied> {
         Ok(old) if old == bytes => return Ok(Copied::Same(dest)),
         Ok(old) if bytes.starts_with(&old) => {}
         Ok(_) => {
-            let aside = dest.with_extension(format!("jsonl.replaced-{}", super::names::now_secs()));
+            let aside = dest.with_extension(format!("jsonl.replaced-{}", crate::clock::now_secs()));
             fs::rename(&dest, &aside).with_context(|| {
                 format!("moving {} aside to {}", dest.display(), aside.display())
             })?;
