@@ -374,6 +374,27 @@ impl PendingRecord {
     }
 }
 
+/// One of the helper's own files that are rebuilt when lost (a cache, a
+/// sync base, metadata), to write later: atomically, not durably
+/// ([`jsonfile::Options::rebuildable`]), in a private dir made if missing.
+#[derive(Debug)]
+pub struct PendingFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl PendingFile {
+    pub fn new(path: PathBuf, bytes: Vec<u8>) -> PendingFile {
+        PendingFile { path, bytes }
+    }
+
+    /// Writes it.
+    pub fn write(&self) -> Result<()> {
+        create_private_dir(self.path.parent().expect("a file in a dir"))?;
+        jsonfile::write_atomic(&self.path, &self.bytes, &jsonfile::Options::rebuildable())
+    }
+}
+
 /// The last-applied record as read.
 pub struct Record {
     /// The declared keys of the last apply; `None` before the first.

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::{Map, Value};
 
 use super::Runtime;
-use super::sync::{self, AccountView, CacheUpdate, Scope, TRUST_FLAG, Values};
+use super::sync::{self, AccountView, Scope, TRUST_FLAG, Values};
 use crate::apply::Report;
 use crate::jsonfile::{self, Outcome};
 use crate::managed::{self, ManagedFile};
@@ -118,11 +118,11 @@ pub struct Prepared {
     pub report: Report,
     pub outcome: Outcome,
     /// The account's refreshed sync cache, written once claude started.
-    pub cache: Option<CacheUpdate>,
+    pub cache: Option<managed::PendingFile>,
     /// With `later`: the last-applied record and the sync base, to write
     /// once claude started.
     pub record: Option<managed::PendingRecord>,
-    pub base: Option<sync::PendingBase>,
+    pub base: Option<managed::PendingFile>,
     pub notes: Vec<String>,
 }
 

@@ -28,7 +28,7 @@ use anyhow::{Context as _, Result};
 use crate::apply::Report;
 use crate::context::{Context, Kind};
 use crate::jsonfile::{self, Outcome};
-use crate::managed::{ManagedFile, PendingRecord, STATE_DIR};
+use crate::managed::{ManagedFile, PendingFile, PendingRecord, STATE_DIR};
 use crate::manifest::{Account, Isolation};
 
 /// Where runtime dirs live inside a git dir.
@@ -161,9 +161,9 @@ fn worktree_of(ctx: &Context) -> Option<PathBuf> {
 /// [`managed`]: crate::managed
 #[derive(Debug, Default)]
 pub struct Later {
-    info: Option<(PathBuf, Vec<u8>)>,
+    info: Option<PendingFile>,
     record: Option<PendingRecord>,
-    base: Option<sync::PendingBase>,
+    base: Option<PendingFile>,
 }
 
 impl Later {
@@ -175,15 +175,10 @@ impl Later {
         {
             failed.push(format!("{e:#}"));
         }
-        if let Some(base) = self.base.take()
-            && let Err(e) = base.write()
-        {
-            failed.push(format!("{e:#}"));
-        }
-        if let Some((path, bytes)) = self.info.take()
-            && let Err(e) = jsonfile::write_atomic(&path, &bytes, &jsonfile::Options::rebuildable())
-        {
-            failed.push(format!("{e:#}"));
+        for file in [self.base.take(), self.info.take()].into_iter().flatten() {
+            if let Err(e) = file.write() {
+                failed.push(format!("{e:#}"));
+            }
         }
         failed
     }
@@ -204,7 +199,7 @@ pub struct Prepared {
     pub settings: Option<(Report, Outcome)>,
     pub claude_json: Option<(Report, Outcome)>,
     /// The account's sync cache, refreshed: written by [`after_start`].
-    pub cache: Option<sync::CacheUpdate>,
+    pub cache: Option<PendingFile>,
     /// One line each: things the user should know (moved entries, ignored
     /// overlays, sync conflicts).
     pub notes: Vec<String>,
@@ -261,7 +256,7 @@ pub fn create(
     // and is written again here at the next launch.
     let bytes = serde_json::to_vec_pretty(&info).expect("serialisable");
     if fresh {
-        created.later.info = Some((info_path(&rt.dir), bytes));
+        created.later.info = Some(PendingFile::new(info_path(&rt.dir), bytes));
     } else if read_info(&rt.dir).as_ref() != Some(&info) {
         jsonfile::write_atomic(
             &info_path(&rt.dir),

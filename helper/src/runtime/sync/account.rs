@@ -1,7 +1,7 @@
 //! The account's side of the sync: its scoped values, read through the
 //! cache beside its `.claude.json`, and pushes into that file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
@@ -10,29 +10,14 @@ use serde_json::{Map, Value};
 
 use super::{Diff, Scope, Values};
 use crate::jsonfile;
-use crate::managed::{self, STATE_DIR};
+use crate::managed::{PendingFile, STATE_DIR};
 
 /// The account's scoped values, from the cache when it matches the file.
 pub struct AccountView {
     pub values: Values,
-    /// A refreshed cache to write once claude has started.
-    pub refreshed: Option<CacheUpdate>,
-}
-
-/// A cache to write (best effort).
-#[derive(Debug)]
-pub struct CacheUpdate {
-    path: PathBuf,
-    bytes: Vec<u8>,
-}
-
-impl CacheUpdate {
-    /// Writes the cache (atomically; not synced: a lost cache is only a
-    /// cache).
-    pub fn write(&self) -> Result<()> {
-        managed::create_private_dir(self.path.parent().expect("state dir"))?;
-        jsonfile::write_atomic(&self.path, &self.bytes, &jsonfile::Options::rebuildable())
-    }
+    /// A refreshed cache to write once claude has started (best effort:
+    /// a lost cache is only a cache).
+    pub refreshed: Option<PendingFile>,
 }
 
 /// `<account>/.claude-accounts/sync-cache.json`: the scoped members of one
@@ -121,10 +106,10 @@ impl AccountView {
             (Some(identity), true) => {
                 cache.identity = identity;
                 cache.keys = keys;
-                Some(CacheUpdate {
-                    path: cache_path,
-                    bytes: serde_json::to_vec(&cache).expect("serialisable"),
-                })
+                Some(PendingFile::new(
+                    cache_path,
+                    serde_json::to_vec(&cache).expect("serialisable"),
+                ))
             }
             _ => None,
         };

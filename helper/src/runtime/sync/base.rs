@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::{Scope, Values};
-use crate::jsonfile;
-use crate::managed::STATE_DIR;
+use crate::managed::{PendingFile, STATE_DIR};
 
 /// The base record of a runtime: `<runtime>/.claude-accounts/synced.json`.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -40,8 +39,9 @@ pub fn read_base(runtime_dir: &Path, scope: &Scope) -> Values {
     }
 }
 
-/// Records `values` as the base (not synced: a lost base is harmless),
-/// unless it is `current`, the base as read.
+/// Records `values` as the base, unless it is `current`, the base as read.
+/// Not durable: a base lost in a crash reads as none, and the next sync
+/// treats every value as new on both sides.
 pub fn write_base(
     runtime_dir: &Path,
     scope: &Scope,
@@ -60,7 +60,7 @@ pub fn base_to_write(
     scope: &Scope,
     current: &Values,
     values: &Values,
-) -> Option<PendingBase> {
+) -> Option<PendingFile> {
     let path = base_path(runtime_dir);
     if current == values && path.exists() {
         return None;
@@ -70,20 +70,5 @@ pub fn base_to_write(
         values: values.clone(),
     };
     let bytes = serde_json::to_vec_pretty(&base).expect("serialisable");
-    Some(PendingBase { path, bytes })
-}
-
-/// A sync base to write (see [`base_to_write`]).
-#[derive(Debug)]
-pub struct PendingBase {
-    path: PathBuf,
-    bytes: Vec<u8>,
-}
-
-impl PendingBase {
-    /// Writes it (atomically; not durable: a base lost in a crash reads as
-    /// none, and the next sync treats every value as new on both sides).
-    pub fn write(&self) -> Result<()> {
-        jsonfile::write_atomic(&self.path, &self.bytes, &jsonfile::Options::rebuildable())
-    }
+    Some(PendingFile::new(path, bytes))
 }

@@ -46,8 +46,8 @@ use serde_json::{Map, Value};
 use crate::jsonfile::{Edits, Members};
 use crate::manifest::Account;
 
-pub use account::{AccountView, CacheUpdate, modified, push_to_account};
-pub use base::{PendingBase, base_path, base_to_write, read_base, write_base};
+pub use account::{AccountView, modified, push_to_account};
+pub use base::{base_path, base_to_write, read_base, write_base};
 pub use merge::{Diff, Newer, Plan, Values, merge};
 
 /// Claude Code's flag, in a project's entry, that its trust dialog was
