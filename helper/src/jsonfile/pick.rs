@@ -266,11 +266,7 @@ fn object_ends(
     last: bool,
 ) -> Option<u64> {
     let head = read_range(file, at + 1..first)?;
-    if head.len() <= indent || head[..indent].iter().any(|&b| b != b' ') || head[indent] != b'"' {
-        return None;
-    }
-    let key_end = scan::string_end(&head, indent + 1)?;
-    if &head[key_end..] != b": {" {
+    if &head[member_value(&head, indent, true)?] != b"{" {
         return None;
     }
     let tail_len = (indent + 2 + usize::from(!last)) as u64;
