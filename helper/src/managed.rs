@@ -269,7 +269,8 @@ impl ManagedFile {
                 record.write()?;
             }
         }
-        // A record written later is written private.
+        // A record written now or later counts as rewritten: it is
+        // written private.
         report.modes = self.hold_modes(
             (mode, outcome == Outcome::Written),
             (record_mode, record_written),

@@ -169,11 +169,7 @@ fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
 pub fn write_layer(path: &Path, layer: &Map<String, Value>) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(layer).context("encoding the settings layer")?;
     text.push(b'\n');
-    let opts = crate::jsonfile::Options {
-        retries: 0,
-        ..crate::jsonfile::Options::rebuildable()
-    };
-    crate::jsonfile::write_atomic(path, &text, &opts)
+    crate::jsonfile::write_atomic(path, &text, &crate::jsonfile::Options::rebuildable())
 }
 
 /// `--settings` for `claude<name>` with `CLAUDE_ACCOUNTS_PROFILE`: the
