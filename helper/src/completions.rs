@@ -391,22 +391,26 @@ function __fish_claude_accounts_positionals
 end
 "#
     ));
-    let not_option = "not string match -q -- '-*' (commandline -ct)";
-    let accounts: Vec<String> = ACCOUNT_POSITIONAL
-        .iter()
-        .map(|s| format!("'{s}'"))
-        .collect();
-    out.push_str(&format!(
-        "complete -c claude-accounts -n \"contains -- (__fish_claude_accounts_positionals) {}; and {not_option}\" -f -a \"(__fish_claude_accounts_names accounts)\"\n",
-        accounts.join(" ")
+    // Names of `kind` where a positional is one of `positions`.
+    let names_at = |positions: Vec<String>, kind: &str| {
+        format!(
+            "complete -c claude-accounts -n \"contains -- (__fish_claude_accounts_positionals) {}; and not string match -q -- '-*' (commandline -ct)\" -f -a \"(__fish_claude_accounts_names {kind})\"\n",
+            positions.join(" ")
+        )
+    };
+    out.push_str(&names_at(
+        ACCOUNT_POSITIONAL
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect(),
+        "accounts",
     ));
-    let sessions: Vec<String> = session_subcommands()
-        .iter()
-        .map(|s| format!("'session {s}'"))
-        .collect();
-    out.push_str(&format!(
-        "complete -c claude-accounts -n \"contains -- (__fish_claude_accounts_positionals) {}; and {not_option}\" -f -a \"(__fish_claude_accounts_names sessions)\"\n",
-        sessions.join(" ")
+    out.push_str(&names_at(
+        session_subcommands()
+            .iter()
+            .map(|s| format!("'session {s}'"))
+            .collect(),
+        "sessions",
     ));
     out.push_str("# `claude-X ARGS` completes as `claude-accounts X ARGS`.\n");
     for (command, sub) in FORWARDS {
