@@ -11,6 +11,7 @@ mod explain;
 mod harness;
 mod hostile;
 mod install;
+mod launcher;
 mod lsp;
 mod modes;
 mod plugins;
