@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use crate::apply::Report;
 use crate::jsonfile::{self, Outcome, Symlinks};
 use crate::managed::ManagedFile;
-use crate::manifest::{Account, Manifest};
+use crate::manifest::{Account, Isolation, Manifest};
 use crate::modes;
 use crate::shown::Shown;
 
@@ -60,7 +60,7 @@ pub fn activate(m: &Manifest, home: &Path, opts: &Options, out: &mut dyn Write) 
             };
             let mut buffer = Vec::new();
             let result = match &dirs[name.as_str()] {
-                Ok(dir) => activate_account(m, name, account, dir, opts, &mut buffer),
+                Ok(dir) => activate_account(m, name, account, dir, home, opts, &mut buffer),
                 Err(e) => Err(anyhow::anyhow!("{e:#}")),
             };
             let _ = results[k].set((buffer, result));
@@ -98,6 +98,7 @@ fn activate_account(
     name: &str,
     account: &Account,
     dir: &Path,
+    home: &Path,
     opts: &Options,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -168,7 +169,32 @@ fn activate_account(
         }
         return Ok(());
     }
-    apply_file(name, &claude_json, &account.claude_json, None, opts, out)
+    apply_file(name, &claude_json, &account.claude_json, None, opts, out)?;
+    prepare_spare(name, account, dir, home, opts, out)
+}
+
+/// Makes the account's spare runtime dir (see [`crate::runtime::spare`])
+/// unless it has one or runs in its account dir. A failure is reported,
+/// not fatal: launches then make their runtime dirs in place.
+fn prepare_spare(
+    name: &str,
+    account: &Account,
+    dir: &Path,
+    home: &Path,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if opts.dry_run || account.isolation == Isolation::Account {
+        return Ok(());
+    }
+    let state_home = crate::registry::state_home(home);
+    if let Err(e) = crate::runtime::spare::make(&state_home, name, dir) {
+        writeln!(
+            out,
+            "{name}: warning: {e:#}; could not prepare a spare runtime dir, so a first launch in a new worktree makes its own (fix the path, or ignore this)"
+        )?;
+    }
+    Ok(())
 }
 
 /// Three-way applies the declared marketplaces to

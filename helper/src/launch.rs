@@ -134,10 +134,22 @@ pub fn launch(
     let saved_terminal = Terminal::save();
     install_forwarding()?;
     let spawned = cmd.spawn();
+    let mut warnings = Vec::new();
     if let Ok(child) = &spawned {
         forward_to(child.id() as i32);
+        // First: `status` and `close` find the session by this record.
+        if let Some(l) = session_lock.as_mut()
+            && let Err(e) = l.set_claude_pid(child.id())
+        {
+            warnings.push(format!("{e:#}"));
+        }
     }
-    let warnings = runtime::after_start(&rt, &mut prepared, account_name, &state_home);
+    warnings.extend(runtime::after_start(
+        &rt,
+        &mut prepared,
+        account_name,
+        &state_home,
+    ));
     let mut child = spawned.with_context(|| {
         format!(
             "starting {} for account {account_name}; check programs.claude-code.accounts.{account_name}.package",
@@ -146,11 +158,6 @@ pub fn launch(
     })?;
     for warning in warnings {
         eprintln!("claude-accounts: warning: {warning}");
-    }
-    if let Some(l) = session_lock.as_mut()
-        && let Err(e) = l.set_claude_pid(child.id())
-    {
-        eprintln!("claude-accounts: warning: {e:#}");
     }
     let status = child.wait().context("waiting for claude")?;
     forward_to(0);

@@ -33,15 +33,17 @@ pub fn state_home(home: &Path) -> PathBuf {
     }
 }
 
+/// The helper's own dir for `account` in `state_home`.
+pub fn account_state_dir(state_home: &Path, account: &str) -> PathBuf {
+    state_home.join("claude-accounts").join(account)
+}
+
 fn registry_dir(state_home: &Path, account: &str) -> PathBuf {
-    state_home
-        .join("claude-accounts")
-        .join(account)
-        .join("runtimes")
+    account_state_dir(state_home, account).join("runtimes")
 }
 
 /// 64-bit FNV-1a, stable across builds (unlike `DefaultHasher`).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })

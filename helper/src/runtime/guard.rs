@@ -14,6 +14,10 @@
 //!   adopted: it holds nothing that could act, and this is what a crash
 //!   between creating and registering leaves.
 //!
+//! A missing runtime dir is made from the account's spare when it has one
+//! ([`spare`]: made in advance in the helper's state dir, renamed into
+//! place), and registered like a dir made in place.
+//!
 //! Otherwise the launch stops with a message that names the path and what
 //! to do, having read and written nothing there. The session lock file is
 //! opened without following links ([`crate::lock`]), and the runtime's
@@ -25,7 +29,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
-use super::{Runtime, RuntimeKind};
+use super::{Runtime, RuntimeKind, spare};
 use crate::managed::{self, STATE_DIR};
 use crate::registry::{self, Proof};
 
@@ -46,11 +50,10 @@ pub fn open(
         RuntimeKind::Session => {
             let parent = rt.dir.parent().expect("a session dir has a parent");
             managed::create_private_dir(parent)?;
-            create_dir(&rt.dir)?;
-            registry::register(state_home, account, &rt.dir)?;
+            create_runtime_dir(rt, account, state_home)?;
             true
         }
-        RuntimeKind::Worktree => open_worktree_runtime(&rt.dir, account, state_home, notes)?,
+        RuntimeKind::Worktree => open_worktree_runtime(rt, account, state_home, notes)?,
     };
     let state = rt.dir.join(STATE_DIR);
     if real_dir(&state, "the helper's state dir")?.is_none() {
@@ -61,18 +64,18 @@ pub fn open(
 
 /// Checks a runtime dir `.../claude-runtime/<account>` under a git dir.
 fn open_worktree_runtime(
-    dir: &Path,
+    rt: &Runtime,
     account: &str,
     state_home: &Path,
     notes: &mut Vec<String>,
 ) -> Result<bool> {
+    let dir = rt.dir.as_path();
     let parent = dir.parent().expect("a runtime dir has a parent");
     if real_dir(parent, "the runtime dirs' folder")?.is_none() {
         create_dir(parent)?;
     }
     let Some(meta) = real_dir(dir, "the runtime dir")? else {
-        create_dir(dir)?;
-        registry::register(state_home, account, dir)?;
+        create_runtime_dir(rt, account, state_home)?;
         return Ok(true);
     };
     match registry::proof(state_home, account, dir)? {
@@ -102,6 +105,15 @@ fn open_worktree_runtime(
         ));
     }
     Ok(false)
+}
+
+/// Makes the (missing) runtime dir of `rt`, from the account's spare when
+/// there is one ([`spare`]), and registers it as the helper's.
+fn create_runtime_dir(rt: &Runtime, account: &str, state_home: &Path) -> Result<()> {
+    if !spare::take(state_home, account, &rt.account_dir, &rt.dir) {
+        create_dir(&rt.dir)?;
+    }
+    registry::register(state_home, account, &rt.dir)
 }
 
 /// `path`'s metadata when it is a real directory owned by the user; `None`

@@ -111,12 +111,7 @@ pub fn link(runtime: &Path, account: &Path, locked: bool) -> Result<Linked> {
             Err(e) => return Err(e).with_context(|| format!("inspecting {}", dir.display())),
         }
     }
-    let mut wanted: Vec<OsString> = ACCOUNT_FILES.iter().map(OsString::from).collect();
-    for entry in read_dir(account)? {
-        if !never_linked(&entry) && !wanted.contains(&entry) {
-            wanted.push(entry);
-        }
-    }
+    let wanted = wanted(account)?;
     for entry in read_dir(runtime)? {
         if is_own(&entry) || wanted.contains(&entry) {
             continue;
@@ -162,6 +157,35 @@ pub fn link(runtime: &Path, account: &Path, locked: bool) -> Result<Linked> {
         }
     }
     Ok(out)
+}
+
+/// The entries a runtime dir links: [`ACCOUNT_FILES`] and the account's
+/// entries but those [`never_linked`].
+fn wanted(account: &Path) -> Result<Vec<OsString>> {
+    let mut wanted: Vec<OsString> = ACCOUNT_FILES.iter().map(OsString::from).collect();
+    for entry in read_dir(account)? {
+        if !never_linked(&entry) && !wanted.contains(&entry) {
+            wanted.push(entry);
+        }
+    }
+    Ok(wanted)
+}
+
+/// Links a new, empty runtime dir made in advance (a spare: see
+/// [`super::spare`]) as [`link`] would, without making anything in the
+/// account: the links to [`ACCOUNT_DIRS`] the account does not have yet
+/// resolve once a launch's [`link`] makes those dirs, before claude starts.
+pub fn prelink(runtime: &Path, account: &Path) -> Result<()> {
+    let mut names = wanted(account)?;
+    for dir in ACCOUNT_DIRS {
+        if !names.iter().any(|n| n == *dir) {
+            names.push(OsString::from(dir));
+        }
+    }
+    for name in names {
+        make_link(&account.join(&name), &runtime.join(&name))?;
+    }
+    Ok(())
 }
 
 /// The names in `dir`.

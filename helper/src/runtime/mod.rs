@@ -19,6 +19,7 @@ mod adopt;
 pub mod claude_json;
 pub mod guard;
 pub mod layout;
+pub mod spare;
 pub mod sync;
 
 use std::path::{Path, PathBuf};
@@ -303,6 +304,12 @@ pub fn after_start(
             warnings.push(format!("{e:#}"));
         }
     }
+    if prepared.fresh && !rt.is_account_dir() {
+        // For the next new runtime dir of this account.
+        if let Err(e) = spare::make(state_home, account, &rt.account_dir) {
+            warnings.push(format!("preparing a spare runtime dir: {e:#}"));
+        }
+    }
     if let Some(cache) = &prepared.cache {
         // Only a cache: without it the next launch reads the account's
         // .claude.json again.
@@ -312,10 +319,11 @@ pub fn after_start(
 }
 
 /// Makes a fresh runtime dir's `.claude.json` and records durable (fsync
-/// of each file that exists and of the directories holding them).
+/// of each file that exists and of the directories holding them), and the
+/// runtime dir's own entry (made or renamed there: [`spare`]).
 fn make_durable(rt: &Runtime) -> Result<()> {
     let file = claude_json_file(rt, false);
-    let mut dirs = Vec::new();
+    let mut dirs: Vec<PathBuf> = rt.dir.parent().map(Path::to_path_buf).into_iter().collect();
     for path in [&file.path, &file.record] {
         match std::fs::File::open(path) {
             Ok(f) => f

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use crate::common::{claude_layout, write};
+use crate::common::{claude_layout, wait_until, write};
 use crate::harness::*;
 
 /// Waits (bounded) until `path` exists.
@@ -742,10 +742,13 @@ fn status_json_and_close() {
     let wt = env.worktree(&repo, "wt");
     let (session, report) = start_session(&mut env, "max", &wt, &[]);
     let rt = config_dir(&report);
+    // The launcher records the session right after claude started, beside it.
+    wait_until("status shows the session's launcher", || {
+        status_runtime(&env.status_json(), "max", &rt)["session"]["pid"] == json!(session.id())
+    });
     let runtime = status_runtime(&env.status_json(), "max", &rt);
     assert_eq!(runtime["worktree"], json!(wt));
     assert_eq!(runtime["kind"], "worktree");
-    assert_eq!(runtime["session"]["pid"], json!(session.id()));
 
     // A Nix-owned key changed at runtime shows as drift.
     let mut s = read_json(&rt.join("settings.json"));

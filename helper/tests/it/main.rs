@@ -20,5 +20,6 @@ mod real;
 mod refusals;
 mod session;
 mod session_lock;
+mod spare;
 mod sync;
 mod trust;
