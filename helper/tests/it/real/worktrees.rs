@@ -24,6 +24,13 @@ fn assert_token(requests: &[Request], account: &str) {
     }
 }
 
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("inspecting {}: {e}", path.display()))
+        .ino()
+}
+
 #[test]
 fn after_trusting_a_project_once_a_new_linked_worktree_opens_without_the_dialog() {
     let mut env = RealEnv::new();
@@ -33,6 +40,15 @@ fn after_trusting_a_project_once_a_new_linked_worktree_opens_without_the_dialog(
     main.accept_trust_dialog();
     assert_eq!(main.exit(), 0);
 
+    // The first launch left a runtime dir made in advance for the next
+    // worktree (runtime/spare.rs): the new worktree's session runs in it.
+    let spares = env.home.join(".local/state/claude-accounts/max");
+    let spare = list(&spares)
+        .into_iter()
+        .find(|name| name.starts_with("spare-"))
+        .map(|name| spares.join(name))
+        .expect("a spare runtime dir after the first launch");
+    let spare_ino = inode(&spare);
     let fresh = env.worktree(&repo, "fresh");
     let mark = env.api.count();
     let screen = env.interactive("max", &fresh, &[]);
@@ -40,6 +56,11 @@ fn after_trusting_a_project_once_a_new_linked_worktree_opens_without_the_dialog(
     screen.submit("hello from the new worktree");
     screen.wait_for(REPLY_TEXT);
     assert_eq!(screen.exit(), 0);
+    assert_eq!(
+        inode(&env.runtime_dir(&fresh, "max")),
+        spare_ino,
+        "the session ran in the spare, renamed into the worktree's git dir"
+    );
     assert_token(&env.api.since(mark), "max");
     let history = env.account_dir("max").join("history.jsonl");
     assert!(
