@@ -91,7 +91,7 @@ type Activated = (Vec<u8>, Result<()>);
 
 /// How many accounts are activated at the same time: their work is mostly
 /// waiting for the disk (fsync), which overlaps well.
-const WORKERS: usize = 4;
+pub const WORKERS: usize = 4;
 
 fn activate_account(
     m: &Manifest,

@@ -15,6 +15,10 @@ use serde::de::IgnoredAny;
 pub const FLOOR_VALIDATE: &str = "__floor-validate";
 /// Reads, validates, and writes it back through temp + fsync + rename.
 pub const FLOOR_WRITE: &str = "__floor-write";
+/// `__floor-write-many <threads> <file>...`: [`FLOOR_WRITE`] for every
+/// file, by `threads` threads taking the files in turn (as `activate` takes
+/// accounts).
+pub const FLOOR_WRITE_MANY: &str = "__floor-write-many";
 /// A no-op `claude`: prints `CLOCK_MONOTONIC` (ns) at its start and exits.
 pub const STAMP: &str = "__stamp";
 /// A `claude` that adds a user-scope MCP server named by its argument to
@@ -82,18 +86,42 @@ pub fn dispatch(args: &[String]) -> bool {
             true
         }
         Some(FLOOR_WRITE) => {
-            let path = &args[2];
-            let text = read_and_validate(path);
-            let tmp = format!("{path}.tmp");
-            let mut f = File::create(&tmp).unwrap_or_else(|e| panic!("creating {tmp}: {e}"));
-            f.write_all(text.as_bytes())
-                .and_then(|()| f.sync_all())
-                .unwrap_or_else(|e| panic!("writing {tmp}: {e}"));
-            fs::rename(&tmp, path).unwrap_or_else(|e| panic!("renaming {tmp}: {e}"));
+            rewrite(&args[2]);
+            true
+        }
+        Some(FLOOR_WRITE_MANY) => {
+            let threads: usize = args[2].parse().expect("a number of threads");
+            let files = &args[3..];
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let work = || {
+                while let Some(path) =
+                    files.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    rewrite(path);
+                }
+            };
+            std::thread::scope(|scope| {
+                for _ in 1..threads.min(files.len()) {
+                    scope.spawn(work);
+                }
+                work();
+            });
             true
         }
         _ => false,
     }
+}
+
+/// Reads and validates `path`, and writes it back through temp + fsync +
+/// rename.
+fn rewrite(path: &str) {
+    let text = read_and_validate(path);
+    let tmp = format!("{path}.tmp");
+    let mut f = File::create(&tmp).unwrap_or_else(|e| panic!("creating {tmp}: {e}"));
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .unwrap_or_else(|e| panic!("writing {tmp}: {e}"));
+    fs::rename(&tmp, path).unwrap_or_else(|e| panic!("renaming {tmp}: {e}"));
 }
 
 fn read_and_validate(path: &str) -> String {

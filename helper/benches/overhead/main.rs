@@ -106,6 +106,19 @@ fn main() {
         sync_rows(s, &mut rows, &mut targets);
     }
     for a in &activates {
+        let floor = Stats::of_walls(&a.floor);
+        rows.push(Row {
+            what: format!(
+                "floor: read + validate + write (temp, fsync, rename) {} × 1 MB, {} at a time",
+                a.accounts,
+                claude_accounts::activate::WORKERS.min(a.accounts)
+            ),
+            size: "1 MB each".into(),
+            stats: floor,
+            rss: Some(peak_rss(&a.floor)),
+            vs_floor: None,
+            jq_speedup: None,
+        });
         for (what, runs) in [("nothing to change", &a.noop), ("with a change", &a.change)] {
             let stats = Stats::of_walls(runs);
             rows.push(Row {
@@ -117,7 +130,7 @@ fn main() {
                 size: "1 MB each".into(),
                 stats,
                 rss: Some(peak_rss(runs)),
-                vs_floor: None,
+                vs_floor: (what == "with a change").then(|| stats.median / floor.median),
                 jq_speedup: None,
             });
             if a.accounts == 10 {

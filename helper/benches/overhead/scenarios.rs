@@ -10,7 +10,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::children::{ADD_SERVER, FLOOR_RUNTIME, FLOOR_VALIDATE, FLOOR_WRITE, STAMP};
+use crate::children::{
+    ADD_SERVER, FLOOR_RUNTIME, FLOOR_VALIDATE, FLOOR_WRITE, FLOOR_WRITE_MANY, STAMP,
+};
 use crate::generate::{self, Variant};
 use crate::measure::{Run, Runner};
 
@@ -565,6 +567,10 @@ pub struct Activate {
     pub accounts: usize,
     pub change: Vec<Run>,
     pub noop: Vec<Run>,
+    /// The floor of the change: every account's `.claude.json` read,
+    /// validated and written back durably, as many at a time as
+    /// `activate` takes.
+    pub floor: Vec<Run>,
 }
 
 /// `activate` with `accounts` accounts, each with a 1 MB `.claude.json`:
@@ -588,7 +594,17 @@ pub fn activate_accounts(b: &Bench, accounts: usize, reps: usize) -> Activate {
         accounts,
         change: Vec::new(),
         noop: Vec::new(),
+        floor: Vec::new(),
     };
+    // The floor's copies, beside the accounts (one filesystem).
+    let files: Vec<PathBuf> = names
+        .iter()
+        .map(|name| {
+            let path = dir.join(format!("floor/{name}.json"));
+            write(&path, &text);
+            path
+        })
+        .collect();
     for round in 0..=reps {
         let noop = runner.run(&mut activate(
             &runner,
@@ -598,9 +614,15 @@ pub fn activate_accounts(b: &Bench, accounts: usize, reps: usize) -> Activate {
         let next = manifests.other();
         let change = runner.run(&mut activate(&runner, &home, manifests.path(next)));
         manifests.current = next;
+        let mut cmd = clean(&runner, &b.exe, &home);
+        cmd.arg(FLOOR_WRITE_MANY)
+            .arg(claude_accounts::activate::WORKERS.to_string())
+            .args(&files);
+        let floor = runner.run(&mut cmd);
         if round > 0 {
             result.noop.push(noop);
             result.change.push(change);
+            result.floor.push(floor);
         }
     }
     let _ = fs::remove_dir_all(&dir);
