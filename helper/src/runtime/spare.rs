@@ -33,6 +33,7 @@ use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, Result};
 
@@ -71,7 +72,12 @@ pub fn make(state_home: &Path, account: &str, account_dir: &Path) -> Result<bool
     let parent = spare.parent().expect("a spare has a parent");
     managed::create_private_dir(parent)?;
     remove_stale(parent, &spare);
-    let building = parent.join(format!(".{PREFIX}{}", std::process::id()));
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let building = parent.join(format!(
+        ".{PREFIX}{}.{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     // Left by a crashed launch with the same pid: only what `make` puts.
     remove(&building);
     let built = build(&building, account_dir).and_then(|()| {
@@ -160,10 +166,11 @@ fn remove_stale(parent: &Path, keep: &Path) {
     }
 }
 
-/// Whether a `.spare-<pid>` name belongs to a process that is alive (and
-/// may be building it right now).
+/// Whether a `.spare-<pid>.<n>` name belongs to a process that is alive
+/// (and may be building it right now).
 fn is_live_building(name: &str) -> bool {
     name.strip_prefix(&format!(".{PREFIX}"))
+        .and_then(|rest| rest.split('.').next())
         .and_then(|pid| pid.parse::<i32>().ok())
         .is_some_and(|pid| {
             pid == std::process::id() as i32
@@ -289,6 +296,32 @@ mod tests {
             "the other launch's dir is intact"
         );
         assert!(path(&s.state, "max", &s.account).is_dir(), "and the spare");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn concurrent_makes_leave_one_spare_and_nothing_half_built() {
+        let s = setup();
+        let made: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| make(&s.state, "max", &s.account).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(made.iter().any(|&m| m), "{made:?}");
+        let parent = path(&s.state, "max", &s.account)
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let spare_name = path(&s.state, "max", &s.account)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(names(&parent), vec![spare_name]);
+        let target = s.repo.join("max");
+        assert!(take(&s.state, "max", &s.account, &target));
+        assert!(target.join("settings.json").symlink_metadata().is_ok());
     }
 
     #[test]
