@@ -64,7 +64,7 @@ impl Members for Document<'_> {
 }
 
 impl Snapshot {
-    /// The parsed object, borrowing this snapshot's text. [`read`] already
+    /// The parsed object, borrowing this snapshot's text. [`read`](super::read) already
     /// validated and split the text, so this does not parse again.
     pub fn document(&self) -> Result<Document<'_>> {
         Ok(Document {

@@ -20,7 +20,7 @@
 //! Guarantees:
 //! * Nothing outside the scope is read into or written from a sync.
 //! * A sync writes a file only when an item changes in it, through
-//!   [`jsonfile`] (atomic, under Claude Code's lock).
+//!   [`jsonfile`](crate::jsonfile) (atomic, under Claude Code's lock).
 //! * The account's `.claude.json` is not read whole at launch while it is
 //!   unchanged: its scoped values are cached in the account's state dir,
 //!   keyed by the file's inode, size and mtime ([`AccountView::load`]).
