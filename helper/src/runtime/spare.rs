@@ -22,9 +22,11 @@
 //!   anything (`RENAME_NOREPLACE`): of two launches racing for it, one
 //!   takes it and the other builds its dir as without a spare.
 //! * A spare is only an optimisation: every failure (none there, another
-//!   filesystem, a system without `RENAME_NOREPLACE`) falls back to making
-//!   the dir in place, and the launch re-checks every link as it does at a
-//!   re-launch, so a spare made before the account changed is corrected.
+//!   filesystem, a filesystem without `RENAME_NOREPLACE`) falls back to
+//!   making the dir in place, and the launch re-checks every link as it
+//!   does at a re-launch, so a spare made before the account changed is
+//!   corrected. Spares are made only on Linux, where the helper has that
+//!   rename (`renameat2`); elsewhere runtime dirs are made in place.
 //! * Removing a stale spare (one made for another account dir) removes
 //!   only what [`make`] puts there: links, the empty lock file and the
 //!   directories; anything else is left where it is.
@@ -63,8 +65,12 @@ pub fn take(state_home: &Path, account: &str, account_dir: &Path, dir: &Path) ->
 }
 
 /// Makes `account`'s spare unless one is there; also removes spares made
-/// for another account dir. True when it made one.
+/// for another account dir. True when it made one. Only on Linux, the only
+/// system where [`take`] can use one.
 pub fn make(state_home: &Path, account: &str, account_dir: &Path) -> Result<bool> {
+    if !cfg!(target_os = "linux") {
+        return Ok(false); // never taken there (see [`rename_noreplace`])
+    }
     let spare = path(state_home, account, account_dir);
     if std::fs::symlink_metadata(&spare).is_ok() {
         return Ok(false);
