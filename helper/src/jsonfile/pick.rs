@@ -283,7 +283,7 @@ fn object_ends(
 struct Scan {
     /// The top-level member lines.
     top: Vec<Line>,
-    /// The lines indented one level more, in the target object.
+    /// The lines indented one level more.
     inner: Vec<Line>,
     /// Where the newline before the closing brace is.
     close: u64,
@@ -314,15 +314,6 @@ fn member_lines(
     // Whether the current top-level member is the target object, and
     // whether the current line is inside the target member of it.
     let (mut in_outer, mut collecting) = (false, false);
-    // Member lines are found by their exact start (newline, indentation,
-    // quote), which SIMD search skips to: most lines of a `.claude.json`
-    // are deeper (prompt histories) and never looked at one by one.
-    let finders = [2, 4, 6].map(|indent| {
-        let mut needle = vec![b'\n'];
-        needle.extend(std::iter::repeat_n(b' ', indent));
-        needle.push(b'"');
-        memchr::memmem::Finder::new(&needle).into_owned()
-    });
     let mut buf = vec![0; piece_size];
     let mut offset = 0u64;
     loop {
@@ -335,59 +326,45 @@ fn member_lines(
         }
         // Newlines near the end of a piece are looked at again in the next.
         let limit = if last { want } else { want - LOOKAHEAD };
-        let piece = &piece[..];
-        let line = |i: usize, indent: usize| {
+        for i in memchr::memchr_iter(b'\n', &piece[..limit]) {
+            let indent = piece[i + 1..].iter().take_while(|&&b| b == b' ').count();
+            if piece.get(i + 1 + indent) != Some(&b'"') {
+                continue;
+            }
+            let wanted = match indent {
+                2 | 4 => true,
+                6 => collecting,
+                _ => false,
+            };
+            if !wanted {
+                continue;
+            }
             let at = offset + i as u64;
-            key_at(file, piece, i + 1 + indent, at + 1 + indent as u64).map(|key| Line { at, key })
-        };
-        // The lines at `indent` whose newline is in `piece[from..to]` (the
-        // line itself may run past `to`).
-        let lines_in = |from: usize, to: usize, indent: usize| {
-            let window = &piece[from..(to + LOOKAHEAD).min(piece.len())];
-            finders[indent / 2 - 1]
-                .find_iter(window)
-                .map(move |i| from + i)
-                .take_while(move |&i| i < to)
-        };
-        let mut pos = 0;
-        loop {
-            let next_top = lines_in(pos, limit, 2).next();
-            let segment_end = next_top.unwrap_or(limit);
-            if in_outer {
-                // Members of the target object, and the field lines of the
-                // target member among them.
-                let mut from = pos;
-                loop {
-                    let next = lines_in(from, segment_end, 4).next();
-                    if collecting {
-                        for i in lines_in(from, next.unwrap_or(segment_end), 6) {
-                            let field = line(i, 6)?;
-                            entry
-                                .as_mut()
-                                .expect("collecting inside an entry")
-                                .fields
-                                .push(field);
-                        }
-                    }
-                    let Some(i) = next else { break };
-                    let member = line(i, 4)?;
-                    collecting = target.is_some_and(|(_, m)| member.key == m);
+            let key = key_at(file, piece, i + 1 + indent, at + 1 + indent as u64)?;
+            match indent {
+                2 => {
+                    in_outer = target.is_some_and(|(outer, _)| key == outer);
+                    collecting = false;
+                    top.push(Line { at, key });
+                }
+                // Members of top-level objects (or strings in top-level
+                // arrays): `pick` keeps those in its object's lines.
+                4 => {
+                    collecting = in_outer && target.is_some_and(|(_, member)| key == member);
                     if collecting {
                         entry = Some(Entry {
-                            at: member.at,
+                            at,
                             fields: Vec::new(),
                         });
                     }
-                    inner.push(member);
-                    from = i + 1;
+                    inner.push(Line { at, key });
                 }
+                _ => entry
+                    .as_mut()
+                    .expect("collecting inside an entry")
+                    .fields
+                    .push(Line { at, key }),
             }
-            let Some(i) = next_top else { break };
-            let member = line(i, 2)?;
-            in_outer = target.is_some_and(|(outer, _)| member.key == outer);
-            collecting = false;
-            top.push(member);
-            pos = i + 1;
         }
         if last {
             break;
