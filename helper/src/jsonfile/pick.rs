@@ -125,8 +125,11 @@ impl Members for Picked {
     }
 }
 
-/// The size of the pieces the file is read in.
-const PIECE: usize = 128 << 10;
+/// The size of the pieces the file is read in. Small: the buffer is fresh
+/// memory, and every 4 KiB page of it costs a page fault on first use (7 µs
+/// each in a VM measured), while the copying, which dominates for a large
+/// file, is the same whatever the piece size.
+const PIECE: usize = 16 << 10;
 
 /// The bytes a member line needs past its newline to be classified.
 const LOOKAHEAD: usize = 8;
