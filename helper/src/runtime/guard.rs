@@ -10,9 +10,11 @@
 //! * the runtime dir is the very directory the helper created, by the
 //!   registry of the helper's own state dir (path, device and inode;
 //!   [`registry::proof`]), which content travelling with a repository
-//!   cannot forge. An *empty* directory the registry does not know is
-//!   adopted: it holds nothing that could act, and this is what a crash
-//!   between creating and registering leaves.
+//!   cannot forge. A directory the registry does not know is adopted only
+//!   when it holds nothing that could act: nothing at all, or only links to
+//!   the account's own entries and an empty session lock file. That is what
+//!   a crash between creating a runtime dir (or renaming a spare into
+//!   place) and registering it leaves.
 //!
 //! A missing runtime dir is made from the account's spare when it has one
 //! ([`spare`]: made in advance in the helper's state dir, renamed into
@@ -81,7 +83,7 @@ fn open_worktree_runtime(
     match registry::proof(state_home, account, dir)? {
         Proof::Created => {}
         Proof::Legacy => registry::register(state_home, account, dir)?,
-        Proof::Unknown | Proof::Replaced if is_empty(dir)? => {
+        Proof::Unknown | Proof::Replaced if holds_nothing_of_its_own(dir, &rt.account_dir)? => {
             registry::register(state_home, account, dir)?;
         }
         Proof::Unknown => bail!(
@@ -161,9 +163,41 @@ fn create_dir(path: &Path) -> Result<()> {
         .with_context(|| format!("creating directory {}", path.display()))
 }
 
-fn is_empty(dir: &Path) -> Result<bool> {
-    Ok(std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .next()
-        .is_none())
+/// Whether `dir` holds nothing but what the helper itself puts in a new
+/// runtime dir before registering it: links to the account's entries of
+/// the same names, and a state dir holding at most an empty session lock
+/// file. Such a dir holds nothing that could act (a link only leads to the
+/// account's own entry), so it is adopted: a crash between renaming a
+/// spare into place and registering it leaves one. Nothing is followed.
+fn holds_nothing_of_its_own(dir: &Path, account_dir: &Path) -> Result<bool> {
+    let names = |d: &Path| -> Result<Vec<std::ffi::OsString>> {
+        std::fs::read_dir(d)
+            .with_context(|| format!("reading {}", d.display()))?
+            .map(|e| {
+                e.map(|e| e.file_name())
+                    .with_context(|| format!("reading {}", d.display()))
+            })
+            .collect()
+    };
+    for name in names(dir)? {
+        let path = dir.join(&name);
+        if name == STATE_DIR {
+            let mine = std::fs::symlink_metadata(&path)
+                .is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw());
+            if !mine {
+                return Ok(false);
+            }
+            for inner in names(&path)? {
+                let lock = path.join(&inner);
+                let empty_file = std::fs::symlink_metadata(&lock)
+                    .is_ok_and(|m| m.file_type().is_file() && m.len() == 0);
+                if inner != crate::lock::LOCK_FILE || !empty_file {
+                    return Ok(false);
+                }
+            }
+        } else if std::fs::read_link(&path).ok() != Some(account_dir.join(&name)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

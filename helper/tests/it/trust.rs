@@ -179,6 +179,97 @@ fn a_runtime_dir_made_again_by_someone_else_is_refused_an_empty_one_adopted() {
     assert_eq!(config_dir(&run_report(&mut env, "max", &repo, &[], "")), rt);
 }
 
+/// What a launch killed between renaming the account's spare into place
+/// and registering it leaves: the spare's links and empty lock file, in a
+/// dir the registry does not know. It holds nothing that could act, so it
+/// is adopted; one holding anything else is not.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_runtime_dir_holding_only_links_to_the_account_is_adopted_anything_more_refused() {
+    let mut env = TestEnv::new();
+    assert_success(&env.activate(&[]));
+    let account = env.account_dir("max");
+    let spares = env.home.join(".local/state/claude-accounts/max");
+    let spare = std::fs::read_dir(&spares)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("spare-")
+        })
+        .expect("activate made a spare");
+    let repo = env.repo("repo");
+    let rt = runtime_of(&repo);
+    std::fs::create_dir_all(rt.parent().unwrap()).unwrap();
+
+    // Anything more than the spare holds is refused, untouched: a link
+    // elsewhere, a file in the state dir, a lock file with content.
+    let outside = env.root.join("outside.json");
+    std::fs::write(&outside, "{}").unwrap();
+    let planted: [(&str, Plant); 3] = [
+        (
+            "a link elsewhere",
+            Box::new(|d: &Path| {
+                std::fs::remove_file(d.join("settings.json")).unwrap();
+                std::os::unix::fs::symlink(&outside, d.join("settings.json")).unwrap();
+            }),
+        ),
+        (
+            "a file in the state dir",
+            Box::new(|d: &Path| {
+                std::fs::write(d.join(".claude-accounts/runtime.json"), "{}").unwrap()
+            }),
+        ),
+        (
+            "a lock file with content",
+            Box::new(|d: &Path| {
+                std::fs::write(d.join(".claude-accounts/session.lock"), "x").unwrap()
+            }),
+        ),
+    ];
+    for (what, plant) in &planted {
+        copy_links(&spare, &rt);
+        plant(&rt);
+        let before = tree(&rt);
+        let err = refused(&mut env, &repo);
+        assert!(
+            err.contains("not created by claude-accounts"),
+            "{what}: {err}"
+        );
+        assert_eq!(tree(&rt), before, "{what}: the dir was changed");
+        std::fs::remove_dir_all(&rt).unwrap();
+    }
+
+    // The spare itself, moved there and never registered: adopted.
+    std::fs::rename(&spare, &rt).unwrap();
+    let report = run_report(&mut env, "max", &repo, &[], "");
+    assert_eq!(config_dir(&report), rt);
+    assert_eq!(
+        std::fs::read_link(rt.join("settings.json")).unwrap(),
+        account.join("settings.json")
+    );
+}
+
+/// Something planted in a runtime dir.
+type Plant<'a> = Box<dyn Fn(&Path) + 'a>;
+
+/// Makes `to` hold what `from` (a spare) holds: the same links, and the
+/// state dir with an empty lock file.
+fn copy_links(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = entry.path();
+        if let Ok(link) = std::fs::read_link(&target) {
+            std::os::unix::fs::symlink(link, to.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::create_dir(to.join(".claude-accounts")).unwrap();
+    std::fs::write(to.join(".claude-accounts/session.lock"), "").unwrap();
+}
+
 #[test]
 fn a_runtime_dir_replaced_by_a_file_names_the_fix() {
     let mut env = TestEnv::new();
