@@ -195,8 +195,10 @@ fn holds_nothing_of_its_own(dir: &Path, account_dir: &Path) -> Result<bool> {
                     return Ok(false);
                 }
             }
-        } else if std::fs::read_link(&path).ok() != Some(account_dir.join(&name)) {
-            return Ok(false);
+        } else if super::layout::is_own(&name)
+            || std::fs::read_link(&path).ok() != Some(account_dir.join(&name))
+        {
+            return Ok(false); // a runtime's own entry is never a link
         }
     }
     Ok(true)

@@ -209,7 +209,14 @@ fn a_runtime_dir_holding_only_links_to_the_account_is_adopted_anything_more_refu
     // elsewhere, a file in the state dir, a lock file with content.
     let outside = env.root.join("outside.json");
     std::fs::write(&outside, "{}").unwrap();
-    let planted: [(&str, Plant); 3] = [
+    let planted: [(&str, Plant); 4] = [
+        (
+            "its own .claude.json as a link to the account's",
+            Box::new(|d: &Path| {
+                std::os::unix::fs::symlink(account.join(".claude.json"), d.join(".claude.json"))
+                    .unwrap()
+            }),
+        ),
         (
             "a link elsewhere",
             Box::new(|d: &Path| {
