@@ -60,7 +60,9 @@ mod pick;
 mod render;
 mod scan;
 
+pub(crate) use atomic::claim_empty_file;
 use atomic::{commit, pid_alive, temp_prefix};
+pub use atomic::{prepare_temp, prepared_temp};
 pub use disk::io_failure;
 use disk::{Disk, Identity, dir_of, locate, open_regular, read_regular};
 pub use document::{Document, Edits, Snapshot};

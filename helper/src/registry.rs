@@ -19,7 +19,7 @@
 //!   session) are pruned when listed.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -103,7 +103,24 @@ pub fn register(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<
     crate::managed::create_private_dir(dir)?;
     let bytes = serde_json::to_vec(&entry).expect("serialisable");
     // Renamed over whatever is there: a legacy entry is a symlink, which
-    // `rename` replaces itself (it never writes through it).
+    // `rename` replaces itself (it never writes through it). The file
+    // prepared in advance ([`prepare_entry`]) when there is one.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let claimed = dir.join(format!(
+        ".new.{}.{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    if let Some(mut file) = crate::jsonfile::claim_empty_file(&dir.join(PREPARED), &claimed) {
+        use std::io::Write as _;
+        let written = file
+            .write_all(&bytes)
+            .and_then(|()| std::fs::rename(&claimed, &path));
+        if written.is_ok() {
+            return Ok(());
+        }
+        let _ = std::fs::remove_file(&claimed);
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".new.")
         .tempfile_in(dir)
@@ -115,6 +132,30 @@ pub fn register(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<
         .map_err(|e| e.error)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// The empty file [`register`] writes its next entry into, made in
+/// advance (a new inode is the slow part of registering on some
+/// filesystems). Its name starts with a dot: [`list`] skips it.
+const PREPARED: &str = ".prepared";
+
+/// Prepares the file the next [`register`] of `account` writes into (one
+/// already there is kept).
+pub fn prepare_entry(state_home: &Path, account: &str) -> Result<()> {
+    let dir = registry_dir(state_home, account);
+    crate::managed::create_private_dir(&dir)?;
+    let path = dir.join(PREPARED);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
 }
 
 /// Syncs the registry entry of `runtime_dir` and its directory to disk.

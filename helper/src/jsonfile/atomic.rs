@@ -161,13 +161,24 @@ struct TempFile {
 }
 
 impl TempFile {
+    /// A new temp file: the one prepared in advance next to the target
+    /// ([`prepared_temp`]) when there is one, claimed by renaming it to our
+    /// own name, else a new file.
     fn create(path: &Path, target: &Path) -> Result<TempFile> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let dir = dir_of(target);
         let prefix = temp_prefix(target)?;
+        let mut prepared = Some(dir.join(format!("{prefix}{PREPARED}")));
         loop {
             let n = SEQ.fetch_add(1, Ordering::Relaxed);
             let tmp = dir.join(format!("{prefix}{}.{n}", std::process::id()));
+            if let Some(file) = prepared.take().and_then(|p| claim_empty_file(&p, &tmp)) {
+                return Ok(TempFile {
+                    path: tmp,
+                    file,
+                    renamed: false,
+                });
+            }
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -195,6 +206,59 @@ impl Drop for TempFile {
             let _ = fs::remove_file(&self.path);
         }
     }
+}
+
+/// The last part of the name of a temp file prepared in advance.
+const PREPARED: &str = "prepared";
+
+/// Where an empty temp file for `target` may be prepared in advance (by
+/// [`prepare_temp`]), so that a write that must be quick does not make a
+/// new inode: on some filesystems that is the slow part of a small write.
+pub fn prepared_temp(target: &Path) -> Result<PathBuf> {
+    Ok(dir_of(target).join(format!("{}{PREPARED}", temp_prefix(target)?)))
+}
+
+/// Prepares an empty temp file for the next write of `target` (0600; one
+/// already there is kept).
+pub fn prepare_temp(target: &Path) -> Result<()> {
+    let prepared = prepared_temp(target)?;
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&prepared)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating {}", prepared.display())),
+    }
+}
+
+/// Takes the empty file `prepared` as `to`: renamed first (of two
+/// claimers, one gets it), then opened without following a link and
+/// checked to be an empty regular file of ours; anything else is removed
+/// (it was only ever an empty file) and `None` returned.
+pub(crate) fn claim_empty_file(prepared: &Path, to: &Path) -> Option<File> {
+    use std::os::unix::fs::MetadataExt;
+    let looks_empty = fs::symlink_metadata(prepared).is_ok_and(|m| m.is_file() && m.len() == 0);
+    if !looks_empty || fs::rename(prepared, to).is_err() {
+        return None;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)
+        .ok()
+        .filter(|f| {
+            f.metadata().is_ok_and(|m| {
+                m.is_file() && m.len() == 0 && m.uid() == nix::unistd::geteuid().as_raw()
+            })
+        });
+    if file.is_none() {
+        let _ = fs::remove_file(to);
+    }
+    file
 }
 
 /// The step of a commit that failed.
@@ -275,6 +339,51 @@ mod tests {
         w.flush().unwrap();
         drop(w);
         assert!(fs::read(&path).unwrap() == content);
+    }
+
+    #[test]
+    fn a_prepared_temp_is_written_in_place_of_a_new_one_only_when_it_is_an_empty_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(".claude.json");
+        let prepared = prepared_temp(&target).unwrap();
+        let ino = |p: &Path| fs::symlink_metadata(p).unwrap().ino();
+        let write = |content: &str| {
+            let disk = super::super::Disk {
+                target: target.clone(),
+                checks: Vec::new(),
+                mode: None,
+                owner: None,
+            };
+            let opts = super::super::Options::rebuildable();
+            commit(&target, &disk, &opts, false, |w| {
+                w.write_all(content.as_bytes())
+            })
+            .unwrap();
+        };
+        prepare_temp(&target).unwrap();
+        let prepared_ino = ino(&prepared);
+        prepare_temp(&target).unwrap(); // kept
+        assert_eq!(ino(&prepared), prepared_ino);
+        write("{\"a\": 1}");
+        assert_eq!(
+            ino(&target),
+            prepared_ino,
+            "the prepared file became the target"
+        );
+        assert!(fs::symlink_metadata(&prepared).is_err(), "and is gone");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"a\": 1}");
+
+        // Not an empty file: left alone, and a new temp file is made.
+        fs::write(&prepared, "junk").unwrap();
+        write("{\"a\": 2}");
+        assert_eq!(fs::read_to_string(&prepared).unwrap(), "junk");
+        fs::remove_file(&prepared).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, &prepared).unwrap();
+        write("{\"a\": 3}");
+        assert!(!elsewhere.exists(), "a link is never followed");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"a\": 3}");
     }
 
     #[test]

@@ -165,8 +165,8 @@ fn create_dir(path: &Path) -> Result<()> {
 
 /// Whether `dir` holds nothing but what the helper itself puts in a new
 /// runtime dir before registering it: links to the account's entries of
-/// the same names, and a state dir holding at most an empty session lock
-/// file. Such a dir holds nothing that could act (a link only leads to the
+/// the same names, the empty temp file prepared for `.claude.json`, and a
+/// state dir holding at most an empty session lock file. Such a dir holds nothing that could act (a link only leads to the
 /// account's own entry), so it is adopted: a crash between renaming a
 /// spare into place and registering it leaves one. Nothing is followed.
 fn holds_nothing_of_its_own(dir: &Path, account_dir: &Path) -> Result<bool> {
@@ -179,9 +179,16 @@ fn holds_nothing_of_its_own(dir: &Path, account_dir: &Path) -> Result<bool> {
             })
             .collect()
     };
+    let prepared = crate::jsonfile::prepared_temp(&dir.join(".claude.json"))?;
     for name in names(dir)? {
         let path = dir.join(&name);
-        if name == STATE_DIR {
+        if path == prepared {
+            let empty = std::fs::symlink_metadata(&path)
+                .is_ok_and(|m| m.file_type().is_file() && m.len() == 0);
+            if !empty {
+                return Ok(false);
+            }
+        } else if name == STATE_DIR {
             let mine = std::fs::symlink_metadata(&path)
                 .is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw());
             if !mine {

@@ -8,7 +8,12 @@
 //! entry: see [`layout`](super::layout)); on some filesystems each costs a
 //! tenth of a millisecond or more. A spare holds exactly those, made by
 //! [`make`] when nobody waits: by `activate`, and by a launch once its claude
-//! has started. It holds no `.claude.json`, which depends on the project.
+//! has started. It holds no `.claude.json`, which depends on the project,
+//! only the empty temp file its first write takes
+//! ([`crate::jsonfile::prepared_temp`]); and the registry gets the empty
+//! file its next entry is written into ([`crate::registry::prepare_entry`]).
+//! So a first launch makes no new inode before claude starts (but
+//! `claude-runtime/` in a git dir that has none yet).
 //!
 //! Guarantees:
 //! * A spare lives only in the helper's own state dir
@@ -71,6 +76,8 @@ pub fn make(state_home: &Path, account: &str, account_dir: &Path) -> Result<bool
     if !cfg!(target_os = "linux") {
         return Ok(false); // never taken there (see [`rename_noreplace`])
     }
+    // The next registration writes into a file made now, wherever it is.
+    crate::registry::prepare_entry(state_home, account)?;
     let spare = path(state_home, account, account_dir);
     if std::fs::symlink_metadata(&spare).is_ok() {
         return Ok(false);
@@ -122,6 +129,7 @@ fn build(dir: &Path, account_dir: &Path) -> Result<()> {
         .mode(0o600)
         .open(&lock)
         .with_context(|| format!("creating {}", lock.display()))?;
+    crate::jsonfile::prepare_temp(&dir.join(".claude.json"))?;
     super::layout::prelink(dir, account_dir)
 }
 
@@ -193,11 +201,19 @@ fn remove(dir: &Path) {
     if !meta.is_dir() {
         return;
     }
+    let prepared = crate::jsonfile::prepared_temp(&dir.join(".claude.json")).ok();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
             match entry.file_type() {
                 Ok(t) if t.is_symlink() => {
+                    let _ = std::fs::remove_file(&path);
+                }
+                Ok(t)
+                    if t.is_file()
+                        && Some(&path) == prepared.as_ref()
+                        && std::fs::symlink_metadata(&path).is_ok_and(|m| m.len() == 0) =>
+                {
                     let _ = std::fs::remove_file(&path);
                 }
                 Ok(t) if t.is_dir() && entry.file_name().as_bytes() == STATE_DIR.as_bytes() => {
@@ -268,15 +284,22 @@ mod tests {
         assert!(std::fs::symlink_metadata(&spare).is_err(), "taken");
         let meta = std::fs::symlink_metadata(&target).unwrap();
         assert_eq!((meta.ino(), meta.mode() & 0o777), (ino, 0o700));
+        let prepared = crate::jsonfile::prepared_temp(&target.join(".claude.json")).unwrap();
+        let prepared_name = prepared.file_name().unwrap().to_string_lossy().into_owned();
         let mut expected: Vec<String> = super::super::layout::ACCOUNT_DIRS
             .iter()
             .chain(super::super::layout::ACCOUNT_FILES)
             .map(ToString::to_string)
             .chain([STATE_DIR.to_string(), "CLAUDE.md".to_string()])
+            .chain([prepared_name.clone()])
             .collect();
         expected.sort();
         assert_eq!(names(&target), expected);
-        for name in names(&target).iter().filter(|n| *n != STATE_DIR) {
+        assert_eq!(std::fs::metadata(&prepared).unwrap().len(), 0);
+        for name in names(&target)
+            .iter()
+            .filter(|n| *n != STATE_DIR && **n != prepared_name)
+        {
             assert_eq!(
                 std::fs::read_link(target.join(name)).unwrap(),
                 s.account.join(name),
@@ -324,7 +347,11 @@ mod tests {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        assert_eq!(names(&parent), vec![spare_name]);
+        let spares: Vec<String> = names(&parent)
+            .into_iter()
+            .filter(|n| n.contains("spare"))
+            .collect();
+        assert_eq!(spares, vec![spare_name]);
         let target = s.repo.join("max");
         assert!(take(&s.state, "max", &s.account, &target));
         assert!(target.join("settings.json").symlink_metadata().is_ok());

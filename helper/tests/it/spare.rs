@@ -88,12 +88,35 @@ fn activation_makes_a_spare_that_the_first_launch_in_a_new_worktree_runs_in() {
     assert_eq!(stdout(&out), "");
     assert_eq!(ino(&the_spare(&state, "max")), spare_ino);
 
+    // The files a first launch writes before claude starts are made in
+    // advance too: the runtime's .claude.json (through its temp file) and
+    // the registry entry.
+    let prepared_temp = spare.join("..claude.json.tmp.claude-accounts.prepared");
+    let prepared_entry = state.join("claude-accounts/max/runtimes/.prepared");
+    let (temp_ino, entry_ino) = (ino(&prepared_temp), ino(&prepared_entry));
+
     let repo = env.repo("repo");
     let wt = env.worktree(&repo, "wt");
     let (session, report) = start_session(&mut env, "max", &wt, &[]);
     let rt = config_dir(&report);
     assert_eq!(rt, repo.join(".git/worktrees/wt/claude-runtime/max"));
     assert_eq!(ino(&rt), spare_ino, "the runtime dir is the spare, renamed");
+    assert_eq!(
+        ino(&rt.join(".claude.json")),
+        temp_ino,
+        "written into the prepared temp"
+    );
+    let entries: Vec<u64> = std::fs::read_dir(state.join("claude-accounts/max/runtimes"))
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| ino(&e.path()))
+        .collect();
+    assert_eq!(
+        entries,
+        vec![entry_ino],
+        "the registry entry is the prepared file"
+    );
     assert_linked_to_account(&rt, &account);
     assert!(rt.join(".claude.json").is_file());
     // The launcher made the next spare once claude had started.
