@@ -123,17 +123,23 @@ pub fn launch(
     let env = secrets::session_env(account, &home)?;
 
     let claude = resolve_claude(&account.claude, &home);
-    let mut cmd = std::process::Command::new(&claude);
-    cmd.args(&opts.leading_args)
-        .args(&args)
-        .envs(&env)
-        .envs(opts.extra_env.iter().map(|(k, v)| (k, v)))
-        .env("CLAUDE_CONFIG_DIR", &rt.dir)
-        .env(SECURE_STORAGE_VAR, &rt.account_dir);
-    end_with_this_process(&mut cmd);
+    let spec = crate::spawn::Spec {
+        program: &claude,
+        args: opts.leading_args.iter().chain(&args).cloned().collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .chain(opts.extra_env.iter().cloned())
+            .chain([
+                ("CLAUDE_CONFIG_DIR".into(), rt.dir.clone().into()),
+                (SECURE_STORAGE_VAR.into(), rt.account_dir.clone().into()),
+            ])
+            .collect(),
+        handled: &FORWARDED,
+    };
     let saved_terminal = Terminal::save();
     install_forwarding()?;
-    let spawned = cmd.spawn();
+    let spawned = crate::spawn::spawn(&spec);
     let mut warnings = Vec::new();
     if let Ok(child) = &spawned {
         forward_to(child.id() as i32);
@@ -305,31 +311,7 @@ fn orphaned(name: &str, rt: &Runtime, claude: &SessionInfo) -> String {
     )
 }
 
-/// On Linux, claude gets SIGTERM when this launcher dies (even by SIGKILL),
-/// so that no claude runs on a runtime whose lock is free. (Elsewhere the
-/// recorded claude pid keeps the runtime busy; see [`crate::lock`].)
-#[cfg(target_os = "linux")]
-fn end_with_this_process(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    let launcher = nix::unistd::getpid();
-    // SAFETY: the closure runs between fork and exec and only makes two
-    // system calls (prctl, getppid), both async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
-            // The launcher may have died before the prctl took effect.
-            if nix::unistd::getppid() != launcher {
-                return Err(std::io::Error::other("the launcher is gone"));
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn end_with_this_process(_cmd: &mut std::process::Command) {}
-
-/// `claude` as an absolute path, or a name `Command` looks up in `PATH`.
+/// `claude` as an absolute path, or a name looked up in `PATH`.
 fn resolve_claude(claude: &Path, home: &Path) -> PathBuf {
     manifest::expand_home(claude, home)
 }
@@ -379,19 +361,22 @@ fn sent_by_a_process(info: &libc::siginfo_t) -> bool {
     info.si_pid != 0
 }
 
+/// The signals a launcher forwards to claude (see [`install_forwarding`]).
+const FORWARDED: [nix::sys::signal::Signal; 4] = [
+    nix::sys::signal::Signal::SIGTERM,
+    nix::sys::signal::Signal::SIGHUP,
+    nix::sys::signal::Signal::SIGINT,
+    nix::sys::signal::Signal::SIGQUIT,
+];
+
 fn install_forwarding() -> Result<()> {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
     let action = SigAction::new(
         SigHandler::SigAction(on_signal),
         SaFlags::SA_RESTART | SaFlags::SA_SIGINFO,
         SigSet::empty(),
     );
-    for sig in [
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-    ] {
+    for sig in FORWARDED {
         // SAFETY: the handler only touches atomics and calls kill(2).
         unsafe { sigaction(sig, &action) }
             .with_context(|| format!("installing a {sig} handler"))?;

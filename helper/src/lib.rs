@@ -28,4 +28,5 @@ pub mod runtime;
 pub mod secrets;
 pub mod session;
 pub mod shown;
+pub mod spawn;
 pub mod status;
