@@ -60,7 +60,7 @@ mod pick;
 mod render;
 mod scan;
 
-pub(crate) use atomic::claim_empty_file;
+pub(crate) use atomic::{claim_empty_file, create_empty_file};
 use atomic::{commit, pid_alive, temp_prefix};
 pub use atomic::{prepare_temp, prepared_temp};
 pub use disk::io_failure;

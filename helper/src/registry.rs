@@ -19,7 +19,7 @@
 //!   session) are pruned when listed.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -144,18 +144,7 @@ const PREPARED: &str = ".prepared";
 pub fn prepare_entry(state_home: &Path, account: &str) -> Result<()> {
     let dir = registry_dir(state_home, account);
     crate::managed::create_private_dir(&dir)?;
-    let path = dir.join(PREPARED);
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
-    }
+    crate::jsonfile::create_empty_file(&dir.join(PREPARED))
 }
 
 /// Syncs the registry entry of `runtime_dir` and its directory to disk.

@@ -221,17 +221,22 @@ pub fn prepared_temp(target: &Path) -> Result<PathBuf> {
 /// Prepares an empty temp file for the next write of `target` (0600; one
 /// already there is kept).
 pub fn prepare_temp(target: &Path) -> Result<()> {
-    let prepared = prepared_temp(target)?;
+    create_empty_file(&prepared_temp(target)?)
+}
+
+/// Creates `path` as an empty private file (0600, a link never followed)
+/// unless something is there: to be claimed later ([`claim_empty_file`]).
+pub(crate) fn create_empty_file(path: &Path) -> Result<()> {
     match OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(&prepared)
+        .open(path)
     {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("creating {}", prepared.display())),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     }
 }
 
