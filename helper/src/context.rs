@@ -658,7 +658,7 @@ fn parse_rev_parse(cwd: &Path, output: &Output) -> Result<Option<Repo>, String> 
 }
 
 /// The first executable file `name` in the absolute directories of `path`.
-fn find_executable(path: &OsStr, name: &str) -> Option<PathBuf> {
+pub(crate) fn find_executable(path: &OsStr, name: &str) -> Option<PathBuf> {
     std::env::split_paths(path)
         .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))

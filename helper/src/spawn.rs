@@ -26,7 +26,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitStatus;
 
 /// What to start: `program` (a path, or a name looked up in `PATH`) with
@@ -76,45 +76,13 @@ pub fn spawn(spec: &Spec) -> io::Result<Child> {
         .map(|child| Child { child });
 }
 
-/// The environment the child gets: the launcher's, with `overrides` set
-/// on top in order (a later value wins).
-fn merged_env(overrides: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    for (key, value) in overrides {
-        match env.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.clone(),
-            None => env.push((key.clone(), value.clone())),
-        }
-    }
-    env
-}
-
-/// `program` as a path: itself when it has a slash, else the first
-/// executable file of that name in `path` (the child's `PATH`).
-fn resolve(program: &Path, path: Option<&OsString>) -> io::Result<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    if program.as_os_str().as_bytes().contains(&b'/') {
-        return Ok(program.to_path_buf());
-    }
-    let found = path
-        .into_iter()
-        .flat_map(std::env::split_paths)
-        .find_map(|dir| {
-            let candidate = dir.join(program);
-            nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK)
-                .ok()
-                .filter(|()| candidate.is_file())
-                .map(|()| candidate)
-        });
-    found.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
-}
-
 #[cfg(target_os = "linux")]
 mod linux {
     use std::ffi::{CString, OsString};
     use std::io;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::process::ExitStatusExt;
+    use std::path::{Path, PathBuf};
     use std::process::ExitStatus;
     use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -126,6 +94,32 @@ mod linux {
 
     use super::Spec;
 
+    /// The environment the child gets: the launcher's, with `overrides`
+    /// set on top in order (a later value wins).
+    fn merged_env(overrides: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        for (key, value) in overrides {
+            match env.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value.clone(),
+                None => env.push((key.clone(), value.clone())),
+            }
+        }
+        env
+    }
+
+    /// `program` as a path: itself when it has a slash, else the first
+    /// executable file of that name in the absolute directories of `path`
+    /// (the child's `PATH`; a relative entry such as `.` would make the
+    /// current directory, maybe a repository, choose the program).
+    fn resolve(program: &Path, path: Option<&OsString>) -> io::Result<PathBuf> {
+        if program.as_os_str().as_bytes().contains(&b'/') {
+            return Ok(program.to_path_buf());
+        }
+        path.zip(program.to_str())
+            .and_then(|(path, name)| crate::context::find_executable(path, name))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
     fn c_string(bytes: &[u8]) -> io::Result<CString> {
         CString::new(bytes).map_err(|_| {
             io::Error::new(
@@ -136,9 +130,9 @@ mod linux {
     }
 
     pub fn spawn(spec: &Spec) -> io::Result<Pid> {
-        let env = super::merged_env(&spec.env);
+        let env = merged_env(&spec.env);
         let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v);
-        let program = super::resolve(spec.program, path)?;
+        let program = resolve(spec.program, path)?;
         let program_c = c_string(program.as_os_str().as_bytes())?;
         let argv: Vec<CString> = std::iter::once(spec.program.as_os_str())
             .chain(spec.args.iter().map(OsString::as_os_str))
