@@ -60,8 +60,8 @@ mod pick;
 mod render;
 mod scan;
 
-pub(crate) use atomic::{claim_empty_file, create_empty_file};
-use atomic::{commit, pid_alive, temp_prefix};
+pub(crate) use atomic::{claim_empty_file, create_empty_file, is_empty_file, pid_alive};
+use atomic::{commit, temp_prefix};
 pub use atomic::{prepare_temp, prepared_temp};
 pub use disk::io_failure;
 use disk::{Disk, Identity, dir_of, locate, open_regular, read_regular};

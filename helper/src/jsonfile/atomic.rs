@@ -146,7 +146,8 @@ pub(super) fn temp_prefix(target: &Path) -> Result<String> {
     Ok(format!(".{name}{TEMP_MARK}"))
 }
 
-pub(super) fn pid_alive(pid: i32) -> bool {
+/// Whether process `pid` may be alive (EPERM counts: it exists).
+pub(crate) fn pid_alive(pid: i32) -> bool {
     use nix::errno::Errno;
     pid == std::process::id() as i32
         || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) != Err(Errno::ESRCH)
@@ -240,14 +241,18 @@ pub(crate) fn create_empty_file(path: &Path) -> Result<()> {
     }
 }
 
+/// Whether `path` is an empty regular file (a link is not followed).
+pub(crate) fn is_empty_file(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0)
+}
+
 /// Takes the empty file `prepared` as `to`: renamed first (of two
 /// claimers, one gets it), then opened without following a link and
 /// checked to be an empty regular file of ours; anything else is removed
 /// (it was only ever an empty file) and `None` returned.
 pub(crate) fn claim_empty_file(prepared: &Path, to: &Path) -> Option<File> {
     use std::os::unix::fs::MetadataExt;
-    let looks_empty = fs::symlink_metadata(prepared).is_ok_and(|m| m.is_file() && m.len() == 0);
-    if !looks_empty || fs::rename(prepared, to).is_err() {
+    if !is_empty_file(prepared) || fs::rename(prepared, to).is_err() {
         return None;
     }
     let file = OpenOptions::new()

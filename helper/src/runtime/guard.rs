@@ -12,7 +12,8 @@
 //!   [`registry::proof`]), which content travelling with a repository
 //!   cannot forge. A directory the registry does not know is adopted only
 //!   when it holds nothing that could act: nothing at all, or only links to
-//!   the account's own entries and an empty session lock file. That is what
+//!   the account's own entries, an empty session lock file and the empty
+//!   temp file prepared for `.claude.json`. That is what
 //!   a crash between creating a runtime dir (or renaming a spare into
 //!   place) and registering it leaves.
 //!
@@ -31,6 +32,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
+use super::layout::read_dir;
 use super::{Runtime, RuntimeKind, spare};
 use crate::managed::{self, STATE_DIR};
 use crate::registry::{self, Proof};
@@ -156,7 +158,7 @@ fn real_dir(path: &Path, what: &str) -> Result<Option<Metadata>> {
 }
 
 /// Creates one directory, 0700 (its parent must exist).
-fn create_dir(path: &Path) -> Result<()> {
+pub(super) fn create_dir(path: &Path) -> Result<()> {
     DirBuilder::new()
         .mode(0o700)
         .create(path)
@@ -166,26 +168,17 @@ fn create_dir(path: &Path) -> Result<()> {
 /// Whether `dir` holds nothing but what the helper itself puts in a new
 /// runtime dir before registering it: links to the account's entries of
 /// the same names, the empty temp file prepared for `.claude.json`, and a
-/// state dir holding at most an empty session lock file. Such a dir holds nothing that could act (a link only leads to the
-/// account's own entry), so it is adopted: a crash between renaming a
-/// spare into place and registering it leaves one. Nothing is followed.
+/// state dir holding at most an empty session lock file. Such a dir holds
+/// nothing that could act (a link only leads to the account's own entry),
+/// so it is adopted: a crash between renaming a spare into place and
+/// registering it leaves one. Nothing is followed.
 fn holds_nothing_of_its_own(dir: &Path, account_dir: &Path) -> Result<bool> {
-    let names = |d: &Path| -> Result<Vec<std::ffi::OsString>> {
-        std::fs::read_dir(d)
-            .with_context(|| format!("reading {}", d.display()))?
-            .map(|e| {
-                e.map(|e| e.file_name())
-                    .with_context(|| format!("reading {}", d.display()))
-            })
-            .collect()
-    };
+    use crate::jsonfile::is_empty_file;
     let prepared = crate::jsonfile::prepared_temp(&dir.join(".claude.json"))?;
-    for name in names(dir)? {
+    for name in read_dir(dir)? {
         let path = dir.join(&name);
         if path == prepared {
-            let empty = std::fs::symlink_metadata(&path)
-                .is_ok_and(|m| m.file_type().is_file() && m.len() == 0);
-            if !empty {
+            if !is_empty_file(&path) {
                 return Ok(false);
             }
         } else if name == STATE_DIR {
@@ -194,11 +187,8 @@ fn holds_nothing_of_its_own(dir: &Path, account_dir: &Path) -> Result<bool> {
             if !mine {
                 return Ok(false);
             }
-            for inner in names(&path)? {
-                let lock = path.join(&inner);
-                let empty_file = std::fs::symlink_metadata(&lock)
-                    .is_ok_and(|m| m.file_type().is_file() && m.len() == 0);
-                if inner != crate::lock::LOCK_FILE || !empty_file {
+            for inner in read_dir(&path)? {
+                if inner != crate::lock::LOCK_FILE || !is_empty_file(&path.join(&inner)) {
                     return Ok(false);
                 }
             }

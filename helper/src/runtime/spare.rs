@@ -36,9 +36,8 @@
 //!   only what [`make`] puts there: links, the empty lock file and the
 //!   directories; anything else is left where it is.
 
-use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -113,22 +112,10 @@ pub fn make(state_home: &Path, account: &str, account_dir: &Path) -> Result<bool
 
 /// The entries of a new runtime dir but its `.claude.json`.
 fn build(dir: &Path, account_dir: &Path) -> Result<()> {
-    let private_dir = |p: &Path| {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(p)
-            .with_context(|| format!("creating directory {}", p.display()))
-    };
-    private_dir(dir)?;
+    super::guard::create_dir(dir)?;
     let state = dir.join(STATE_DIR);
-    private_dir(&state)?;
-    let lock = state.join(LOCK_FILE);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&lock)
-        .with_context(|| format!("creating {}", lock.display()))?;
+    super::guard::create_dir(&state)?;
+    crate::jsonfile::create_empty_file(&state.join(LOCK_FILE))?;
     crate::jsonfile::prepare_temp(&dir.join(".claude.json"))?;
     super::layout::prelink(dir, account_dir)
 }
@@ -158,7 +145,7 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (from, to);
-        Err(std::io::Error::from(ErrorKind::Unsupported))
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
     }
 }
 
@@ -186,10 +173,7 @@ fn is_live_building(name: &str) -> bool {
     name.strip_prefix(&format!(".{PREFIX}"))
         .and_then(|rest| rest.split('.').next())
         .and_then(|pid| pid.parse::<i32>().ok())
-        .is_some_and(|pid| {
-            pid == std::process::id() as i32
-                || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        })
+        .is_some_and(crate::jsonfile::pid_alive)
 }
 
 /// Removes a spare: its links, its empty lock file and its directories;
@@ -201,6 +185,7 @@ fn remove(dir: &Path) {
     if !meta.is_dir() {
         return;
     }
+    use crate::jsonfile::is_empty_file;
     let prepared = crate::jsonfile::prepared_temp(&dir.join(".claude.json")).ok();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
@@ -209,16 +194,12 @@ fn remove(dir: &Path) {
                 Ok(t) if t.is_symlink() => {
                     let _ = std::fs::remove_file(&path);
                 }
-                Ok(t)
-                    if t.is_file()
-                        && Some(&path) == prepared.as_ref()
-                        && std::fs::symlink_metadata(&path).is_ok_and(|m| m.len() == 0) =>
-                {
+                Ok(_) if Some(&path) == prepared.as_ref() && is_empty_file(&path) => {
                     let _ = std::fs::remove_file(&path);
                 }
                 Ok(t) if t.is_dir() && entry.file_name().as_bytes() == STATE_DIR.as_bytes() => {
                     let lock = path.join(LOCK_FILE);
-                    if std::fs::symlink_metadata(&lock).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                    if is_empty_file(&lock) {
                         let _ = std::fs::remove_file(&lock);
                     }
                     let _ = std::fs::remove_dir(&path);
@@ -227,17 +208,15 @@ fn remove(dir: &Path) {
             }
         }
     }
-    match std::fs::remove_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(_) => {} // holds something `make` never puts there: left alone
-    }
+    // Fails when it holds something `make` never puts there: left alone.
+    let _ = std::fs::remove_dir(dir);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+    use std::os::unix::fs::DirBuilderExt;
 
     struct Setup {
         _tmp: tempfile::TempDir,
