@@ -19,7 +19,7 @@
 //!   session) are pruned when listed.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -102,35 +102,33 @@ pub fn register(state_home: &Path, account: &str, runtime_dir: &Path) -> Result<
     let dir = path.parent().expect("entry in a dir");
     crate::managed::create_private_dir(dir)?;
     let bytes = serde_json::to_vec(&entry).expect("serialisable");
-    // Renamed over whatever is there: a legacy entry is a symlink, which
-    // `rename` replaces itself (it never writes through it). The file
-    // prepared in advance ([`prepare_entry`]) when there is one.
+    // Written into the file prepared in advance ([`prepare_entry`]) when
+    // there is one, else a new one, and renamed over whatever is there: a
+    // legacy entry is a symlink, which `rename` replaces itself (it never
+    // writes through it).
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let claimed = dir.join(format!(
+    let tmp = dir.join(format!(
         ".new.{}.{}",
         std::process::id(),
         SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
-    if let Some(mut file) = crate::jsonfile::claim_empty_file(&dir.join(PREPARED), &claimed) {
-        use std::io::Write as _;
-        let written = file
-            .write_all(&bytes)
-            .and_then(|()| std::fs::rename(&claimed, &path));
-        if written.is_ok() {
-            return Ok(());
-        }
-        let _ = std::fs::remove_file(&claimed);
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".new.")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let file = match crate::jsonfile::claim_empty_file(&dir.join(PREPARED), &tmp) {
+        Some(file) => Ok(file),
+        None => std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp),
+    };
     use std::io::Write as _;
-    tmp.write_all(&bytes)
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(&path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("writing {}", path.display()))?;
+    let written = file
+        .and_then(|mut f| f.write_all(&bytes))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
     Ok(())
 }
 

@@ -113,9 +113,7 @@ pub fn choose(
             _ => (account_dir.to_path_buf(), RuntimeKind::Account),
         },
         Isolation::Session => (
-            state_home
-                .join("claude-accounts")
-                .join(name)
+            crate::registry::account_state_dir(state_home, name)
                 .join("sessions")
                 .join(format!(
                     "{}-{}",
