@@ -25,8 +25,8 @@ pub const STAMP: &str = "__stamp";
 /// `$CLAUDE_CONFIG_DIR/.claude.json`, as `claude mcp add -s user` does.
 pub const ADD_SERVER: &str = "__add-server";
 /// `__floor-runtime <dir> <account dir> <registry file>`: makes the entries
-/// a first launch must make before claude starts, in the plainest way (see
-/// [`new_runtime_entries`]), then prints `CLOCK_MONOTONIC` like the no-op.
+/// of a new runtime dir in the plainest way (see [`new_runtime_entries`]),
+/// then prints `CLOCK_MONOTONIC` like the no-op.
 pub const FLOOR_RUNTIME: &str = "__floor-runtime";
 /// `__run <report> <program> <args>...`: see [`crate::measure`].
 pub const RUN: &str = "__run";
@@ -130,11 +130,12 @@ fn read_and_validate(path: &str) -> String {
     text
 }
 
-/// What a first launch in a new worktree cannot avoid creating before
-/// claude starts: the runtime dir and the helper's state dir in it, the
-/// session lock file, the registry entry, one link per account entry, and
-/// the runtime's `.claude.json` (written to a temp file and renamed). Each
-/// is a new inode; nothing is read, parsed or fsynced.
+/// What a first launch in a new worktree made before claude started until
+/// runtime dirs were made in advance (`runtime::spare`): the runtime dir and
+/// the helper's state dir in it, the session lock file, the registry entry,
+/// one link per account entry, and the runtime's `.claude.json` (written to
+/// a temp file and renamed). Each is a new inode; nothing is read, parsed
+/// or fsynced. What a spare saves a first launch, on the host measured.
 fn new_runtime_entries(
     dir: &std::path::Path,
     account: &std::path::Path,
