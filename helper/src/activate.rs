@@ -250,7 +250,7 @@ fn store_link_content(path: &Path, store: &Path) -> Result<Option<StoreLink>> {
     };
     Ok(Some(StoreLink {
         target: resolved,
-        text: snapshot.text,
+        text: snapshot.text.into_string(),
         content,
     }))
 }

@@ -11,11 +11,13 @@
 //!   does not exist yet.
 //! * The text is parsed once, in [`read`], into the top-level keys and the
 //!   exact byte span of each value (and of the members of object values).
-//!   A [`Document`] borrows those spans from the one in-memory copy, so
+//!   A [`Document`] borrows those spans from the one copy of the text, so
 //!   memory stays near the file's size, and values nobody edits are never
 //!   decoded or re-encoded: numbers, escapes and unicode stay exactly as
-//!   they were. A large file is read, and its UTF-8 checked, on two threads
-//!   (see `scan`).
+//!   they were. A file of 128 KiB or more is mapped under a read lease
+//!   that holds other writers off until the [`Snapshot`] is dropped (see
+//!   `mapped`), or read when it cannot be leased; a large one has its UTF-8
+//!   checked on two threads (see `scan`).
 //! * [`Document::render_to`] streams the object in Claude's layout
 //!   (`JSON.stringify(v, null, 2)`): unchanged entries byte for byte and in
 //!   order, edited entries re-encoded in place, new entries appended in
@@ -55,10 +57,12 @@ mod atomic;
 mod disk;
 mod document;
 mod lockdir;
+mod mapped;
 mod parse;
 mod pick;
 mod render;
 mod scan;
+mod text;
 
 pub(crate) use atomic::{claim_empty_file, create_empty_file, is_empty_file, pid_alive};
 use atomic::{commit, temp_prefix};
@@ -69,6 +73,7 @@ pub use document::{Document, Edits, Snapshot};
 use lockdir::LockDir;
 use parse::{FieldsOf, Layout, validate};
 pub use pick::{Picked, Wanted};
+pub use text::Text;
 
 /// Larger files are refused (real `.claude.json` files reach tens of MB).
 pub const DEFAULT_MAX_SIZE: u64 = 512 * 1024 * 1024;
@@ -234,7 +239,7 @@ pub trait Members {
 pub fn read(path: &Path, opts: &Options) -> Result<Snapshot> {
     let loc = locate(path, opts)?;
     let Some(meta) = &loc.meta else {
-        let text = String::from("{}");
+        let text = Text::from(String::from("{}"));
         return Ok(Snapshot {
             path: path.to_path_buf(),
             layout: Layout {

@@ -9,6 +9,8 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::{Result, anyhow, bail};
 
+use super::mapped::Mapped;
+use super::text::Bytes;
 use super::{Options, Symlinks};
 
 /// What identifies one version of a file (or its absence, as `None`).
@@ -210,13 +212,27 @@ pub fn io_failure(doing: &str, path: &Path, err: &io::Error) -> anyhow::Error {
 }
 
 /// Reads a regular file whole, after checking its size; returns its bytes
-/// and the identity of the version read.
-pub(super) fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Vec<u8>, Identity)> {
+/// and the identity of the version read. A file of [`MAP_MIN`] bytes or
+/// more is mapped where it can be (see [`super::mapped`]), else read.
+pub(super) fn read_regular(file: &Path, shown: &str, max_size: u64) -> Result<(Bytes, Identity)> {
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
         let (f, before) = open_regular(file, shown, max_size)?;
-        let bytes = read_contents(&f, before.len(), max_size)
-            .map_err(|e| io_failure("reading", file, &e))?;
+        let mapped = match before.len() >= MAP_MIN {
+            true => f
+                .try_clone()
+                .ok()
+                .and_then(|f| Mapped::new(f, before.len() as usize)),
+            false => None,
+        };
+        let bytes = match mapped {
+            Some(mapped) => Bytes::Mapped(mapped),
+            None => Bytes::Read(
+                read_contents(&f, before.len(), max_size)
+                    .map_err(|e| io_failure("reading", file, &e))?,
+            ),
+        };
+        // For a mapping: the version leased, whatever a writer did before.
         let after = f
             .metadata()
             .map_err(|e| io_failure("looking at", file, &e))?;
@@ -263,6 +279,10 @@ pub(super) fn open_regular(file: &Path, shown: &str, max_size: u64) -> Result<(F
     }
     Ok((f, meta))
 }
+
+/// Files at least this large are mapped rather than read where they can be:
+/// below it, the mapping's system calls cost more than the copy saves.
+const MAP_MIN: u64 = 128 << 10;
 
 /// Files at least this large are read by two threads: reading a cached file
 /// is copying it, and two cores copy about twice as fast as one. Below it,

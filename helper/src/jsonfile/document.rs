@@ -12,13 +12,13 @@ use serde_json::{Map, Value};
 
 use super::parse::{FieldsOf, Layout, MemberOf, key_is};
 use super::render::ObjectWriter;
-use super::{Disk, Members, scan};
+use super::{Disk, Members, Text, scan};
 
 /// A file as read: its bytes and what identifies this version of it.
 pub struct Snapshot {
     pub path: PathBuf,
     /// The file's text (`{}` when it does not exist).
-    pub text: String,
+    pub text: Text,
     /// False when the file did not exist.
     pub exists: bool,
     /// The permission bits of the file read (`None` when it did not exist).
@@ -257,7 +257,7 @@ pub(super) mod tests {
         let layout = parse_layout(text).expect("valid test JSON");
         Snapshot {
             path: PathBuf::from("/test/file.json"),
-            text: text.to_string(),
+            text: text.to_string().into(),
             exists: true,
             mode: None,
             layout,
@@ -306,8 +306,12 @@ pub(super) mod tests {
 
     /// A snapshot read by the fast path (`validate`), with nested spans.
     fn fast_layout_of(text: &str) -> Snapshot {
-        let (text, layout) =
-            validate(text.as_bytes().to_vec(), "f", Path::new("/test/file.json")).unwrap();
+        let (text, layout) = validate(
+            super::super::text::Bytes::Read(text.as_bytes().to_vec()),
+            "f",
+            Path::new("/test/file.json"),
+        )
+        .unwrap();
         assert!(layout.nested.is_some(), "the fast path read {text:?}");
         Snapshot {
             layout,

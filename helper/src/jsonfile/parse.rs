@@ -11,6 +11,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::text::{Bytes, Text};
 use super::{dir_of, scan};
 
 /// The top level of a valid file: decoded keys with the byte span of each
@@ -167,13 +168,13 @@ pub(super) fn parse_layout(text: &str) -> Result<Layout, Problem> {
 /// checks the encoding on another thread. Whatever the fast path does not
 /// accept goes through [`decode`] and [`parse_layout`], which give the same
 /// answer for a valid file and the exact problem for any other.
-pub(super) fn validate(bytes: Vec<u8>, shown: &str, file: &Path) -> Result<(String, Layout)> {
+pub(super) fn validate(bytes: Bytes, shown: &str, file: &Path) -> Result<(Text, Layout)> {
     let (utf8, members) = scan::is_utf8(&bytes, || scan::object(&bytes));
     // An empty file or a byte order mark gets `decode`'s own message.
     if utf8 && !bytes.is_empty() && !bytes.starts_with(b"\xEF\xBB\xBF") {
         // SAFETY: `scan::is_utf8` is true only when `bytes` is UTF-8 as
         // `std::str::from_utf8` defines it, unchanged since (borrowed).
-        let text = unsafe { String::from_utf8_unchecked(bytes) };
+        let text = unsafe { Text::from_utf8_unchecked(bytes) };
         if let Some(layout) = members.and_then(|m| fast_layout(&text, m)) {
             return Ok((text, layout));
         }
@@ -209,16 +210,15 @@ fn is_json_space(c: char) -> bool {
 }
 
 /// The bytes as text, or why they are not UTF-8 JSON text.
-fn decode(bytes: Vec<u8>, shown: &str, file: &Path) -> Result<String> {
+fn decode(bytes: Bytes, shown: &str, file: &Path) -> Result<Text> {
     if bytes.is_empty() {
         return Err(refusal(shown, file, Problem::Empty));
     }
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         return Err(refusal(shown, file, Problem::ByteOrderMark));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let bytes = e.as_bytes();
-        let at = e.utf8_error().valid_up_to();
+    Text::from_utf8(bytes).map_err(|(bytes, e)| {
+        let at = e.valid_up_to();
         let valid = std::str::from_utf8(&bytes[..at]).expect("the prefix is valid UTF-8");
         let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
         let problem = Problem::NotUtf8 {
@@ -302,14 +302,15 @@ mod tests {
             .unwrap();
         assert!(text.len() > 2 * 128 * 1024, "exercises the parallel check");
         let file = Path::new("/test/.claude.json");
-        let fast = |bytes: Vec<u8>| validate(bytes, "f", file).map_err(|e| e.to_string());
+        let fast =
+            |bytes: Vec<u8>| validate(Bytes::Read(bytes), "f", file).map_err(|e| e.to_string());
         let slow = |bytes: Vec<u8>| {
-            let text = decode(bytes, "f", file).map_err(|e| e.to_string())?;
+            let text = decode(Bytes::Read(bytes), "f", file).map_err(|e| e.to_string())?;
             parse_layout(&text)
                 .map(|layout| (text, layout))
                 .map_err(|p| refusal("f", file, p).to_string())
         };
-        let spans = |r: Result<(String, Layout), String>| r.map(|(_, l)| (l.entries, l.trailing));
+        let spans = |r: Result<(Text, Layout), String>| r.map(|(_, l)| (l.entries, l.trailing));
 
         let valid = text.clone().into_bytes();
         assert_eq!(spans(fast(valid.clone())), spans(slow(valid)));
