@@ -153,7 +153,7 @@ fn activate_account(
     apply_file(name, &settings, &account.settings, record, opts, out)?;
     apply_known_marketplaces(name, dir, account, opts, out)?;
 
-    let claude_json = ManagedFile::claude_json(dir);
+    let claude_json = ManagedFile::account_claude_json(dir);
     let probe = crate::lock::probe(dir)?;
     if probe.is_held() {
         let holder = probe.holder();

@@ -28,7 +28,9 @@
 //!   fsync of the directory (the fsyncs only when [`Options::durable`], as
 //!   it is unless a caller opts out); the file is always either the old or
 //!   the new content, and every error leaves it unchanged and removes the
-//!   temp file.
+//!   temp file. With [`Options::recycle`], the temp file is the version
+//!   the last write replaced, written over only when no other process has
+//!   it open and it has no other name (see `atomic`).
 //!   It takes Claude Code's own `<file>.lock` directory lock (mkdir; stale
 //!   after 10 s) around the final check-and-rename only, when
 //!   [`Options::lock_dir`] is set, re-checks that the file did not change
@@ -115,6 +117,13 @@ pub struct Options {
     /// so the file survives a crash. Off only for files that are rebuilt
     /// when lost or damaged; the write stays atomic either way.
     pub durable: bool,
+    /// Keep the version a write replaces beside the file (a hidden
+    /// `.<name>.tmp.claude-accounts.recycled`, private like the file) and
+    /// write the next version over it, when nobody else has it open and it
+    /// has no other name: writing over allocated blocks is cheaper than
+    /// allocating new ones and freeing the old. For large files written
+    /// often; it keeps one more copy of the file on disk.
+    pub recycle: bool,
 }
 
 impl Options {
@@ -128,6 +137,16 @@ impl Options {
             retries: 5,
             lock_timeout: LOCK_STALE_AFTER.saturating_add(Duration::from_secs(2)),
             durable: true,
+            recycle: false,
+        }
+    }
+    /// An account's own `.claude.json` (not a runtime dir's): as
+    /// [`Options::claude_json`], and [`Options::recycle`]d, since it is
+    /// the large file every activation and session end rewrites.
+    pub fn account_claude_json() -> Options {
+        Options {
+            recycle: true,
+            ..Options::claude_json()
         }
     }
     /// `settings.json`: mode kept, links refused.

@@ -57,6 +57,15 @@ impl ManagedFile {
         )
     }
 
+    /// An account's own `.claude.json` in its account dir `dir` (see
+    /// [`jsonfile::Options::account_claude_json`]).
+    pub fn account_claude_json(dir: &Path) -> ManagedFile {
+        ManagedFile {
+            opts: jsonfile::Options::account_claude_json(),
+            ..ManagedFile::claude_json(dir)
+        }
+    }
+
     /// `plugins/known_marketplaces.json` in `dir`: Claude Code's list of
     /// plugin marketplaces, which it also writes (`/plugin marketplace add`).
     pub fn known_marketplaces(dir: &Path) -> ManagedFile {

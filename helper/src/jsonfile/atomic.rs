@@ -23,13 +23,20 @@ pub(super) fn commit(
 ) -> Result<bool> {
     let target = &disk.target;
     let dir = dir_of(target);
-    let mut tmp = TempFile::create(path, target)?;
+    let mut tmp = TempFile::create(path, target, opts.recycle)?;
     let fail = |step: Step, e: io::Error| write_failure(&e, step, path, dir);
     let mut out = BufWriter::with_capacity(1 << 18, WriteBack::new(&tmp.file));
     body(&mut out)
         .and_then(|()| out.flush())
         .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    let written = out.get_ref().written;
     drop(out);
+    if tmp.recycled {
+        // Written over from the start: what is left of the old version goes.
+        tmp.file
+            .set_len(written)
+            .map_err(|e| fail(Step::Write(&tmp.path), e))?;
+    }
     let mode = match disk.mode {
         None => 0o600,
         Some(mode) if opts.private => mode & 0o700,
@@ -50,6 +57,10 @@ pub(super) fn commit(
             .sync_all()
             .map_err(|e| fail(Step::Write(&tmp.path), e))?;
     }
+    if tmp.recycled {
+        // Once in place, readers must not wait for a lease of ours.
+        release_lease(&tmp.file);
+    }
     let lock = match opts.lock_dir {
         true => Some(LockDir::acquire(path, target, opts.lock_timeout)?),
         false => None,
@@ -57,9 +68,24 @@ pub(super) fn commit(
     if verify && !disk.still_current()? {
         return Ok(false);
     }
+    // The version replaced is kept for the next write to write over (see
+    // `claim_recycled`); where one is kept already, or links are not
+    // possible here, it is freed as usual.
+    let kept = match opts.recycle {
+        true => Some(recycled_temp(target)?).filter(|kept| fs::hard_link(target, kept).is_ok()),
+        false => None,
+    };
     fs::rename(&tmp.path, target).map_err(|e| fail(Step::Rename, e))?;
     tmp.renamed = true;
     drop(lock);
+    if let Some(kept) = kept {
+        // As private as the new version (an old file may have been 0644).
+        let _ = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(kept)
+            .and_then(|f| f.set_permissions(Permissions::from_mode(mode)));
+    }
     if !opts.durable {
         return Ok(true);
     }
@@ -159,26 +185,36 @@ struct TempFile {
     path: PathBuf,
     file: File,
     renamed: bool,
+    /// Whether it is the previous version, written over (and leased).
+    recycled: bool,
 }
 
 impl TempFile {
-    /// A new temp file: the one prepared in advance next to the target
-    /// ([`prepared_temp`]) when there is one, claimed by renaming it to our
-    /// own name, else a new file.
-    fn create(path: &Path, target: &Path) -> Result<TempFile> {
+    /// A temp file: with `recycle`, the previous version of the target
+    /// kept by the last write ([`claim_recycled`]); else the empty one
+    /// prepared in advance next to the target ([`prepared_temp`]) when
+    /// there is one, claimed by renaming it to our own name; else a new
+    /// file.
+    fn create(path: &Path, target: &Path, recycle: bool) -> Result<TempFile> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let dir = dir_of(target);
         let prefix = temp_prefix(target)?;
+        let mut recycled = recycle.then(|| dir.join(format!("{prefix}{RECYCLED}")));
         let mut prepared = Some(dir.join(format!("{prefix}{PREPARED}")));
         loop {
             let n = SEQ.fetch_add(1, Ordering::Relaxed);
             let tmp = dir.join(format!("{prefix}{}.{n}", std::process::id()));
+            let temp = |file, recycled| TempFile {
+                path: tmp.clone(),
+                file,
+                renamed: false,
+                recycled,
+            };
+            if let Some(file) = recycled.take().and_then(|p| claim_recycled(&p, &tmp)) {
+                return Ok(temp(file, true));
+            }
             if let Some(file) = prepared.take().and_then(|p| claim_empty_file(&p, &tmp)) {
-                return Ok(TempFile {
-                    path: tmp,
-                    file,
-                    renamed: false,
-                });
+                return Ok(temp(file, false));
             }
             match OpenOptions::new()
                 .write(true)
@@ -187,13 +223,7 @@ impl TempFile {
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&tmp)
             {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path: tmp,
-                        file,
-                        renamed: false,
-                    });
-                }
+                Ok(file) => return Ok(temp(file, false)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(write_failure(&e, Step::Create, path, dir)),
             }
@@ -211,6 +241,78 @@ impl Drop for TempFile {
 
 /// The last part of the name of a temp file prepared in advance.
 const PREPARED: &str = "prepared";
+
+/// The last part of the name of the previous version of a file, kept to be
+/// written over by the next write (see [`super::Options::recycle`]).
+const RECYCLED: &str = "recycled";
+
+/// Where the previous version of `target` is kept (see [`claim_recycled`]).
+pub(super) fn recycled_temp(target: &Path) -> Result<PathBuf> {
+    Ok(dir_of(target).join(format!("{}{RECYCLED}", temp_prefix(target)?)))
+}
+
+/// Takes the previous version kept at `recycled` as `to`, to be written
+/// over from the start: renamed first (of two claimers, one gets it), then
+/// opened for writing without following a link, and used only when it is
+/// a regular file of ours with no other name, under a write lease (Linux),
+/// which the kernel refuses while any other process has the file open. So
+/// no other name's content changes, and a reader of that old version,
+/// however slow, never sees it change. Anything else is removed (`to` is
+/// our own name by then) and `None` returned: the write makes a new file.
+///
+/// Why: writing over blocks a file already has skips allocating new ones
+/// and freeing the old ones, which on a file system mounted with `discard`
+/// is a synchronous discard (40 ms for 50 MB in this VM).
+fn claim_recycled(recycled: &Path, to: &Path) -> Option<File> {
+    use std::os::unix::fs::MetadataExt;
+    if fs::rename(recycled, to).is_err() {
+        return None;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)
+        .ok()
+        .filter(|f| {
+            f.metadata().is_ok_and(|m| {
+                m.is_file() && m.nlink() == 1 && m.uid() == nix::unistd::geteuid().as_raw()
+            })
+        })
+        .filter(take_write_lease);
+    if file.is_none() {
+        let _ = fs::remove_file(to);
+    }
+    file
+}
+
+/// Takes a write lease on `file`: refused while any other open file (of
+/// any process) refers to it.
+#[cfg(target_os = "linux")]
+fn take_write_lease(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl with F_SETLEASE reads only its integer arguments; the
+    // descriptor is open for the call.
+    super::mapped::lease_break_handler_installed()
+        && unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK) } == 0
+}
+
+/// Without leases, nothing proves that nobody reads the old version.
+#[cfg(not(target_os = "linux"))]
+fn take_write_lease(_file: &File) -> bool {
+    false
+}
+
+/// Gives up the lease on `file` (see [`take_write_lease`]).
+fn release_lease(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as in `take_write_lease`.
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
 
 /// Where an empty temp file for `target` may be prepared in advance (by
 /// [`prepare_temp`]), so that a write that must be quick does not make a
@@ -394,6 +496,74 @@ mod tests {
         write("{\"a\": 3}");
         assert!(!elsewhere.exists(), "a link is never followed");
         assert_eq!(fs::read_to_string(&target).unwrap(), "{\"a\": 3}");
+    }
+
+    /// The version a recycling write replaces is kept and written over by
+    /// the next write, but only when nothing else can see it: not while
+    /// another open file refers to it, not when it has another name.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_replaced_version_is_written_over_only_when_nobody_else_can_see_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(".claude.json");
+        let recycled = recycled_temp(&target).unwrap();
+        let ino = |p: &Path| fs::symlink_metadata(p).unwrap().ino();
+        let write = |content: &str| {
+            let disk = super::super::Disk {
+                target: target.clone(),
+                checks: Vec::new(),
+                mode: Some(0o600),
+                owner: None,
+            };
+            let opts = super::super::Options::account_claude_json();
+            commit(&target, &disk, &opts, false, |w| {
+                w.write_all(content.as_bytes())
+            })
+            .unwrap();
+        };
+        let long = format!("{{\"a\": \"{}\"}}", "x".repeat(200_000));
+        fs::write(&target, &long).unwrap();
+        let first = ino(&target);
+        write("{\"b\": 2}");
+        assert_eq!(ino(&recycled), first, "the replaced version is kept");
+        assert_eq!(fs::read_to_string(&recycled).unwrap(), long);
+        let second = ino(&target);
+
+        // Written over, and cut to the new length.
+        write("{\"c\": 3}");
+        assert_eq!(ino(&target), first, "the kept version became the file");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"c\": 3}");
+        assert_eq!(ino(&recycled), second);
+
+        // Someone still reads the kept version: it is left as it was.
+        let reader = File::open(&recycled).unwrap();
+        write("{\"d\": 4}");
+        assert_ne!(ino(&target), second, "a new file was written");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"d\": 4}");
+        let mut still = String::new();
+        io::Read::read_to_string(&mut &reader, &mut still).unwrap();
+        assert_eq!(still, "{\"b\": 2}", "what the reader reads did not change");
+        drop(reader);
+
+        // The kept version has another name: that name's content stays.
+        let other = dir.path().join("backup.json");
+        fs::hard_link(&recycled, &other).unwrap();
+        let before = fs::read_to_string(&other).unwrap();
+        write("{\"e\": 5}");
+        assert_eq!(fs::read_to_string(&other).unwrap(), before);
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"e\": 5}");
+        assert_eq!(fs::metadata(&other).unwrap().nlink(), 1, "our name is gone");
+
+        // A link in its place is removed, never followed.
+        fs::remove_file(&recycled).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, "theirs").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &recycled).unwrap();
+        write("{\"f\": 6}");
+        assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "theirs");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"f\": 6}");
+        assert_eq!(fs::symlink_metadata(&target).unwrap().mode() & 0o777, 0o600);
     }
 
     #[test]

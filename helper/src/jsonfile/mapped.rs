@@ -128,7 +128,7 @@ impl Drop for Mapped {
 /// break does not end the process (see the module guarantees); false when
 /// it could not be installed (then no lease is taken).
 #[cfg(target_os = "linux")]
-fn lease_break_handler_installed() -> bool {
+pub(super) fn lease_break_handler_installed() -> bool {
     use std::sync::OnceLock;
 
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};

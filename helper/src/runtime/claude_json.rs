@@ -262,13 +262,17 @@ pub fn finish(
     let account_file = rt.account_dir.join(".claude.json");
     let newer = sync::newer(&account_file, &file.path);
     let mut plan = None;
-    jsonfile::update(&account_file, &jsonfile::Options::claude_json(), |doc| {
-        let current = scope.collect(doc)?;
-        let merged = sync::merge(&current, &runtime, &base, newer);
-        let edits = scope.edits(doc, &merged.to_account)?;
-        plan = Some(merged);
-        Ok(edits)
-    })?;
+    jsonfile::update(
+        &account_file,
+        &jsonfile::Options::account_claude_json(),
+        |doc| {
+            let current = scope.collect(doc)?;
+            let merged = sync::merge(&current, &runtime, &base, newer);
+            let edits = scope.edits(doc, &merged.to_account)?;
+            plan = Some(merged);
+            Ok(edits)
+        },
+    )?;
     let plan = plan.expect("update calls the edit function");
     let mut agreed = plan.base.clone();
     if !plan.to_runtime.is_empty() {

@@ -417,6 +417,45 @@ fn a_full_disk_leaves_the_file_byte_identical() {
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
 
+/// Each activation that rewrites an account's `.claude.json` keeps the
+/// version it replaced, private, and the next one writes over it: the file
+/// alternates between two inodes, and its content is always the new one.
+#[test]
+fn an_account_rewrite_writes_over_the_version_the_last_one_replaced() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = TestEnv::new();
+    let dir = env.account_dir("max");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(".claude.json");
+    std::fs::write(&path, realistic_claude_json(20)).unwrap();
+    let kept = dir.join("..claude.json.tmp.claude-accounts.recycled");
+    let ino = |p: &Path| std::fs::symlink_metadata(p).unwrap().ino();
+    let mut inodes = Vec::new();
+    for round in 0..4 {
+        env.manifest["accounts"]["max"]["claudeJson"]["lastReleaseNotesSeen"] =
+            format!("round {round}").into();
+        assert_success(&env.activate(&[]));
+        assert_eq!(
+            read_json(&path)["lastReleaseNotesSeen"],
+            format!("round {round}")
+        );
+        let meta = std::fs::symlink_metadata(&kept).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600, "kept private");
+        assert_eq!(meta.nlink(), 1);
+        inodes.push((ino(&path), ino(&kept)));
+    }
+    for pair in inodes.windows(2) {
+        assert_eq!(
+            pair[1].0, pair[0].1,
+            "written over the kept version: {inodes:?}"
+        );
+        assert_eq!(
+            pair[1].1, pair[0].0,
+            "and the replaced one kept: {inodes:?}"
+        );
+    }
+}
+
 /// SIGKILL at random points during 200 activations that each rewrite a
 /// ~400 KB `.claude.json`: the file is always complete and valid.
 #[test]
@@ -470,10 +509,13 @@ fn sigkill_mid_write_never_leaves_a_partial_file() {
     env.manifest["accounts"]["max"]["claudeJson"]["lastReleaseNotesSeen"] = "final".into();
     assert_success(&env.activate(&[]));
     assert_eq!(read_json(&path)["lastReleaseNotesSeen"], "final");
+    // The version the last write replaced is kept by design, to be written
+    // over by the next write (docs/ownership.md); nothing else is left.
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("tmp") || n.contains(".lock"))
+        .filter(|n| n != "..claude.json.tmp.claude-accounts.recycled")
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }

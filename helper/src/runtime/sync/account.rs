@@ -147,7 +147,7 @@ pub fn push_to_account(
 ) -> Result<Diff> {
     let path = account_dir.join(".claude.json");
     let mut applied = Diff::default();
-    jsonfile::update(&path, &jsonfile::Options::claude_json(), |doc| {
+    jsonfile::update(&path, &jsonfile::Options::account_claude_json(), |doc| {
         let now = scope.collect(doc)?;
         applied = diff.still_applicable(seen, &now);
         scope.edits(doc, &applied)
