@@ -247,7 +247,7 @@ const PREPARED: &str = "prepared";
 const RECYCLED: &str = "recycled";
 
 /// Where the previous version of `target` is kept (see [`claim_recycled`]).
-pub(super) fn recycled_temp(target: &Path) -> Result<PathBuf> {
+fn recycled_temp(target: &Path) -> Result<PathBuf> {
     Ok(dir_of(target).join(format!("{}{RECYCLED}", temp_prefix(target)?)))
 }
 
@@ -265,24 +265,7 @@ pub(super) fn recycled_temp(target: &Path) -> Result<PathBuf> {
 /// is a synchronous discard (40 ms for 50 MB in this VM).
 fn claim_recycled(recycled: &Path, to: &Path) -> Option<File> {
     use std::os::unix::fs::MetadataExt;
-    if fs::rename(recycled, to).is_err() {
-        return None;
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(to)
-        .ok()
-        .filter(|f| {
-            f.metadata().is_ok_and(|m| {
-                m.is_file() && m.nlink() == 1 && m.uid() == nix::unistd::geteuid().as_raw()
-            })
-        })
-        .filter(take_write_lease);
-    if file.is_none() {
-        let _ = fs::remove_file(to);
-    }
-    file
+    claim(recycled, to, |f, m| m.nlink() == 1 && take_write_lease(f))
 }
 
 /// Takes a write lease on `file`: refused while any other open file (of
@@ -353,8 +336,19 @@ pub(crate) fn is_empty_file(path: &Path) -> bool {
 /// checked to be an empty regular file of ours; anything else is removed
 /// (it was only ever an empty file) and `None` returned.
 pub(crate) fn claim_empty_file(prepared: &Path, to: &Path) -> Option<File> {
+    if !is_empty_file(prepared) {
+        return None;
+    }
+    claim(prepared, to, |_, m| m.len() == 0)
+}
+
+/// Takes the file at `from` as `to`: renamed (of two claimers, one gets
+/// it), opened for writing without following a link, and kept only when it
+/// is a regular file of ours that passes `check`; otherwise `to` (our own
+/// name by then) is removed and `None` returned.
+fn claim(from: &Path, to: &Path, check: impl Fn(&File, &fs::Metadata) -> bool) -> Option<File> {
     use std::os::unix::fs::MetadataExt;
-    if !is_empty_file(prepared) || fs::rename(prepared, to).is_err() {
+    if fs::rename(from, to).is_err() {
         return None;
     }
     let file = OpenOptions::new()
@@ -364,7 +358,7 @@ pub(crate) fn claim_empty_file(prepared: &Path, to: &Path) -> Option<File> {
         .ok()
         .filter(|f| {
             f.metadata().is_ok_and(|m| {
-                m.is_file() && m.len() == 0 && m.uid() == nix::unistd::geteuid().as_raw()
+                m.is_file() && m.uid() == nix::unistd::geteuid().as_raw() && check(f, &m)
             })
         });
     if file.is_none() {
@@ -453,6 +447,21 @@ mod tests {
         assert!(fs::read(&path).unwrap() == content);
     }
 
+    /// Commits `content` to `target` (of permission bits `mode`) as an
+    /// update would, without the checks.
+    fn write_to(target: &Path, mode: Option<u32>, opts: Options, content: &str) {
+        let disk = super::super::Disk {
+            target: target.to_path_buf(),
+            checks: Vec::new(),
+            mode,
+            owner: None,
+        };
+        commit(target, &disk, &opts, false, |w| {
+            w.write_all(content.as_bytes())
+        })
+        .unwrap();
+    }
+
     #[test]
     fn a_prepared_temp_is_written_in_place_of_a_new_one_only_when_it_is_an_empty_file() {
         use std::os::unix::fs::MetadataExt;
@@ -460,19 +469,7 @@ mod tests {
         let target = dir.path().join(".claude.json");
         let prepared = prepared_temp(&target).unwrap();
         let ino = |p: &Path| fs::symlink_metadata(p).unwrap().ino();
-        let write = |content: &str| {
-            let disk = super::super::Disk {
-                target: target.clone(),
-                checks: Vec::new(),
-                mode: None,
-                owner: None,
-            };
-            let opts = super::super::Options::rebuildable();
-            commit(&target, &disk, &opts, false, |w| {
-                w.write_all(content.as_bytes())
-            })
-            .unwrap();
-        };
+        let write = |content: &str| write_to(&target, None, Options::rebuildable(), content);
         prepare_temp(&target).unwrap();
         let prepared_ino = ino(&prepared);
         prepare_temp(&target).unwrap(); // kept
@@ -509,19 +506,8 @@ mod tests {
         let target = dir.path().join(".claude.json");
         let recycled = recycled_temp(&target).unwrap();
         let ino = |p: &Path| fs::symlink_metadata(p).unwrap().ino();
-        let write = |content: &str| {
-            let disk = super::super::Disk {
-                target: target.clone(),
-                checks: Vec::new(),
-                mode: Some(0o600),
-                owner: None,
-            };
-            let opts = super::super::Options::account_claude_json();
-            commit(&target, &disk, &opts, false, |w| {
-                w.write_all(content.as_bytes())
-            })
-            .unwrap();
-        };
+        let opts = Options::account_claude_json;
+        let write = |content: &str| write_to(&target, Some(0o600), opts(), content);
         let long = format!("{{\"a\": \"{}\"}}", "x".repeat(200_000));
         fs::write(&target, &long).unwrap();
         let first = ino(&target);
