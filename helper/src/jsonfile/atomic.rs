@@ -69,9 +69,12 @@ pub(super) fn commit(
         return Ok(false);
     }
     // The version replaced is kept for the next write to write over (see
-    // `claim_recycled`); where one is kept already, or links are not
-    // possible here, it is freed as usual.
-    let kept = match opts.recycle {
+    // `claim_recycled`), where that write can take it: on a file system with
+    // leases (a new temp file, which nobody else has open, takes one unless
+    // leases are not supported). Where one is kept already, or links are
+    // not possible, it is freed as usual.
+    let keep = opts.recycle && (tmp.recycled || leases_work(&tmp.file));
+    let kept = match keep {
         true => Some(recycled_temp(target)?).filter(|kept| fs::hard_link(target, kept).is_ok()),
         false => None,
     };
@@ -283,6 +286,17 @@ fn take_write_lease(file: &File) -> bool {
 #[cfg(not(target_os = "linux"))]
 fn take_write_lease(_file: &File) -> bool {
     false
+}
+
+/// Whether `file`, which no other process has open, takes a write lease:
+/// false where the file system, the system or the file's owner rules
+/// leases out. The lease is given up at once.
+fn leases_work(file: &File) -> bool {
+    let taken = take_write_lease(file);
+    if taken {
+        release_lease(file);
+    }
+    taken
 }
 
 /// Gives up the lease on `file` (see [`take_write_lease`]).
