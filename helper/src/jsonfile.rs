@@ -122,7 +122,8 @@ pub struct Options {
     /// write the next version over it, when nobody else has it open and it
     /// has no other name: writing over allocated blocks is cheaper than
     /// allocating new ones and freeing the old. For large files written
-    /// often; it keeps one more copy of the file on disk.
+    /// often; it keeps one more copy of the file on disk, and only of a
+    /// file of 128 KiB or more, on a file system with leases.
     pub recycle: bool,
 }
 

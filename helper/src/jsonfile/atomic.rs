@@ -69,11 +69,12 @@ pub(super) fn commit(
         return Ok(false);
     }
     // The version replaced is kept for the next write to write over (see
-    // `claim_recycled`), where that write can take it: on a file system with
+    // `claim_recycled`), when the file is large enough for it to matter and
+    // where that write can take it: on a file system with
     // leases (a new temp file, which nobody else has open, takes one unless
     // leases are not supported). Where one is kept already, or links are
     // not possible, it is freed as usual.
-    let keep = opts.recycle && (tmp.recycled || leases_work(&tmp.file));
+    let keep = opts.recycle && written >= RECYCLE_MIN && (tmp.recycled || leases_work(&tmp.file));
     let kept = match keep {
         true => Some(recycled_temp(target)?).filter(|kept| fs::hard_link(target, kept).is_ok()),
         false => None,
@@ -248,6 +249,10 @@ const PREPARED: &str = "prepared";
 /// The last part of the name of the previous version of a file, kept to be
 /// written over by the next write (see [`super::Options::recycle`]).
 const RECYCLED: &str = "recycled";
+
+/// Files written smaller than this keep no replaced version: allocating
+/// and freeing their few blocks costs next to nothing.
+const RECYCLE_MIN: u64 = 128 << 10;
 
 /// Where the previous version of `target` is kept (see [`claim_recycled`]).
 fn recycled_temp(target: &Path) -> Result<PathBuf> {
@@ -522,37 +527,46 @@ mod tests {
         let ino = |p: &Path| fs::symlink_metadata(p).unwrap().ino();
         let opts = Options::account_claude_json;
         let write = |content: &str| write_to(&target, Some(0o600), opts(), content);
-        let long = format!("{{\"a\": \"{}\"}}", "x".repeat(200_000));
+        // Contents of `len` bytes, told apart by `key`.
+        let sized = |key: &str, len: usize| format!("{{\"{key}\": \"{}\"}}", "x".repeat(len - 9));
+        let (big, size) = (RECYCLE_MIN as usize, |p: &Path| {
+            fs::metadata(p).unwrap().len()
+        });
+        let long = sized("a", 2 * big);
         fs::write(&target, &long).unwrap();
         let first = ino(&target);
-        write("{\"b\": 2}");
+        write(&sized("b", big));
         assert_eq!(ino(&recycled), first, "the replaced version is kept");
         assert_eq!(fs::read_to_string(&recycled).unwrap(), long);
         let second = ino(&target);
 
         // Written over, and cut to the new length.
-        write("{\"c\": 3}");
+        write(&sized("c", big + 1));
         assert_eq!(ino(&target), first, "the kept version became the file");
-        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"c\": 3}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), sized("c", big + 1));
         assert_eq!(ino(&recycled), second);
 
         // Someone still reads the kept version: it is left as it was.
         let reader = File::open(&recycled).unwrap();
-        write("{\"d\": 4}");
+        write(&sized("d", big));
         assert_ne!(ino(&target), second, "a new file was written");
-        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"d\": 4}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), sized("d", big));
         let mut still = String::new();
         io::Read::read_to_string(&mut &reader, &mut still).unwrap();
-        assert_eq!(still, "{\"b\": 2}", "what the reader reads did not change");
+        assert_eq!(
+            still,
+            sized("b", big),
+            "what the reader reads did not change"
+        );
         drop(reader);
 
         // The kept version has another name: that name's content stays.
         let other = dir.path().join("backup.json");
         fs::hard_link(&recycled, &other).unwrap();
         let before = fs::read_to_string(&other).unwrap();
-        write("{\"e\": 5}");
+        write(&sized("e", big));
         assert_eq!(fs::read_to_string(&other).unwrap(), before);
-        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"e\": 5}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), sized("e", big));
         assert_eq!(fs::metadata(&other).unwrap().nlink(), 1, "our name is gone");
 
         // A link in its place is removed, never followed.
@@ -560,10 +574,18 @@ mod tests {
         let elsewhere = dir.path().join("elsewhere");
         fs::write(&elsewhere, "theirs").unwrap();
         std::os::unix::fs::symlink(&elsewhere, &recycled).unwrap();
-        write("{\"f\": 6}");
+        write(&sized("f", big));
         assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "theirs");
-        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"f\": 6}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), sized("f", big));
         assert_eq!(fs::symlink_metadata(&target).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(size(&recycled), big as u64, "the replaced version kept");
+
+        // A small file: the kept version is written over, none is kept.
+        write("{\"g\": 7}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"g\": 7}");
+        assert!(fs::symlink_metadata(&recycled).is_err(), "nothing kept");
+        write("{\"h\": 8}");
+        assert!(fs::symlink_metadata(&recycled).is_err(), "nothing kept");
     }
 
     #[test]

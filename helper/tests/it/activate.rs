@@ -427,7 +427,8 @@ fn an_account_rewrite_writes_over_the_version_the_last_one_replaced() {
     let dir = env.account_dir("max");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(".claude.json");
-    std::fs::write(&path, realistic_claude_json(20)).unwrap();
+    // About 175 KB: files under 128 KiB keep no replaced version.
+    std::fs::write(&path, realistic_claude_json(150)).unwrap();
     let kept = dir.join("..claude.json.tmp.claude-accounts.recycled");
     let ino = |p: &Path| std::fs::symlink_metadata(p).unwrap().ino();
     let mut inodes = Vec::new();
