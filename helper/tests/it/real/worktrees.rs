@@ -360,3 +360,64 @@ fn after_a_busy_session_a_runtime_holds_only_its_own_entries_and_links_to_the_ac
         stdout(&status)
     );
 }
+
+/// A year of use makes `.claude.json` large: shared into from sessions in two
+/// worktrees, an account file of about 1 MB (mapped under a lease, and
+/// written over the version the previous share replaced) takes each user
+/// server, loses nothing of its projects, and both sessions' servers are
+/// connected everywhere.
+#[test]
+fn a_large_account_file_takes_servers_from_every_worktree_and_loses_nothing() {
+    use std::os::unix::fs::MetadataExt;
+    let mut env = RealEnv::new();
+    let account = env.account_dir("max");
+    let history: Vec<_> = (0..2000)
+        .map(|i| json!({"display": format!("prompt {i}: fix the módulo ✓"), "pastedContents": {}}))
+        .collect();
+    let old_project = json!({"history": history, "hasTrustDialogAccepted": true});
+    write(
+        &account.join(".claude.json"),
+        &serde_json::to_string_pretty(&json!({"projects": {"/home/old/project": old_project}}))
+            .unwrap(),
+    );
+    env.log_in("max");
+    let size = fs::metadata(account.join(".claude.json")).unwrap().len();
+    assert!(size > 128 << 10, "large enough to be mapped: {size} bytes");
+    let repo = env.repo("repo");
+    let (one, two) = (env.worktree(&repo, "one"), env.worktree(&repo, "two"));
+    let log = env.mcp_log.to_string_lossy().into_owned();
+    let kept = account.join("..claude.json.tmp.claude-accounts.recycled");
+    let mut inodes = Vec::new();
+    for (name, from) in [("first", &one), ("second", &two)] {
+        let add = env.run(
+            "max",
+            from,
+            &[
+                "mcp", "add", "-s", "user", name, "--", FAKE_MCP, "--log", &log, "--name", name,
+            ],
+        );
+        assert_success(&add.output);
+        inodes.push((inode(&account.join(".claude.json")), inode(&kept)));
+    }
+    assert_eq!(
+        inodes[1].0, inodes[0].1,
+        "the second share wrote over the version the first replaced"
+    );
+    for checkout in [&one, &two] {
+        let list = env.run("max", checkout, &["mcp", "list"]);
+        assert_success(&list.output);
+        let out = stdout(&list.output);
+        for name in ["first", "second"] {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(&format!("{name}: ")) && l.ends_with("✔ Connected")),
+                "`mcp list` in {}:\n{out}",
+                checkout.display()
+            );
+        }
+    }
+    let now = crate::common::read_json(&account.join(".claude.json"));
+    assert_eq!(now["projects"]["/home/old/project"], old_project);
+    let meta = fs::symlink_metadata(&kept).expect("the replaced version is kept");
+    assert_eq!((meta.mode() & 0o777, meta.nlink()), (0o600, 1));
+}
