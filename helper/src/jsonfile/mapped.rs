@@ -36,6 +36,7 @@ use std::ops::Deref;
 pub(super) struct Mapped {
     #[cfg(target_os = "linux")]
     start: std::ptr::NonNull<u8>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     len: usize,
     /// Holds the lease; closing it releases the lease.
     _file: File,
