@@ -203,8 +203,11 @@ impl TempFile {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let dir = dir_of(target);
         let prefix = temp_prefix(target)?;
-        let mut recycled = recycle.then(|| dir.join(format!("{prefix}{RECYCLED}")));
-        let mut prepared = Some(dir.join(format!("{prefix}{PREPARED}")));
+        let mut recycled = match recycle {
+            true => Some(recycled_temp(target)?),
+            false => None,
+        };
+        let mut prepared = Some(prepared_temp(target)?);
         loop {
             let n = SEQ.fetch_add(1, Ordering::Relaxed);
             let tmp = dir.join(format!("{prefix}{}.{n}", std::process::id()));
@@ -256,7 +259,13 @@ const RECYCLE_MIN: u64 = 128 << 10;
 
 /// Where the previous version of `target` is kept (see [`claim_recycled`]).
 fn recycled_temp(target: &Path) -> Result<PathBuf> {
-    Ok(dir_of(target).join(format!("{}{RECYCLED}", temp_prefix(target)?)))
+    named_temp(target, RECYCLED)
+}
+
+/// Our temp file beside `target` whose name ends in `last` instead of a pid
+/// and a number (so that `remove_stale_temps` leaves it alone).
+fn named_temp(target: &Path, last: &str) -> Result<PathBuf> {
+    Ok(dir_of(target).join(format!("{}{last}", temp_prefix(target)?)))
 }
 
 /// Takes the previous version kept at `recycled` as `to`, to be written
@@ -320,7 +329,7 @@ fn release_lease(file: &File) {
 /// [`prepare_temp`]), so that a write that must be quick does not make a
 /// new inode: on some filesystems that is the slow part of a small write.
 pub fn prepared_temp(target: &Path) -> Result<PathBuf> {
-    Ok(dir_of(target).join(format!("{}{PREPARED}", temp_prefix(target)?)))
+    named_temp(target, PREPARED)
 }
 
 /// Prepares an empty temp file for the next write of `target` (0600; one
