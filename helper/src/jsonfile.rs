@@ -58,6 +58,7 @@ use serde_json::{Map, Value};
 mod atomic;
 mod disk;
 mod document;
+mod lease;
 mod lockdir;
 mod mapped;
 mod parse;

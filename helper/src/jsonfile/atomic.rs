@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, anyhow};
 
-use super::{Disk, LockDir, Options, TEMP_MARK, dir_of};
+use super::{Disk, LockDir, Options, TEMP_MARK, dir_of, lease};
 
 /// Writes a new version of `disk.target` through a temp file. With `verify`,
 /// gives up (returns false, nothing written) when `disk.checks` no longer
@@ -59,7 +59,7 @@ pub(super) fn commit(
     }
     if tmp.recycled {
         // Once in place, readers must not wait for a lease of ours.
-        release_lease(&tmp.file);
+        lease::release(&tmp.file);
     }
     let lock = match opts.lock_dir {
         true => Some(LockDir::acquire(path, target, opts.lock_timeout)?),
@@ -74,7 +74,7 @@ pub(super) fn commit(
     // leases (a new temp file, which nobody else has open, takes one unless
     // leases are not supported). Where one is kept already, or links are
     // not possible, it is freed as usual.
-    let keep = opts.recycle && written >= RECYCLE_MIN && (tmp.recycled || leases_work(&tmp.file));
+    let keep = opts.recycle && written >= RECYCLE_MIN && (tmp.recycled || lease::work(&tmp.file));
     let kept = match keep {
         true => Some(recycled_temp(target)?).filter(|kept| fs::hard_link(target, kept).is_ok()),
         false => None,
@@ -282,47 +282,9 @@ fn named_temp(target: &Path, last: &str) -> Result<PathBuf> {
 /// is a synchronous discard (40 ms for 50 MB in this VM).
 fn claim_recycled(recycled: &Path, to: &Path) -> Option<File> {
     use std::os::unix::fs::MetadataExt;
-    claim(recycled, to, |f, m| m.nlink() == 1 && take_write_lease(f))
-}
-
-/// Takes a write lease on `file`: refused while any other open file (of
-/// any process) refers to it.
-#[cfg(target_os = "linux")]
-fn take_write_lease(file: &File) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fcntl with F_SETLEASE reads only its integer arguments; the
-    // descriptor is open for the call.
-    super::mapped::lease_break_handler_installed()
-        && unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_WRLCK) } == 0
-}
-
-/// Without leases, nothing proves that nobody reads the old version.
-#[cfg(not(target_os = "linux"))]
-fn take_write_lease(_file: &File) -> bool {
-    false
-}
-
-/// Whether `file`, which no other process has open, takes a write lease:
-/// false where the file system, the system or the file's owner rules
-/// leases out. The lease is given up at once.
-fn leases_work(file: &File) -> bool {
-    let taken = take_write_lease(file);
-    if taken {
-        release_lease(file);
-    }
-    taken
-}
-
-/// Gives up the lease on `file` (see [`take_write_lease`]).
-fn release_lease(file: &File) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: as in `take_write_lease`.
-        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = file;
+    claim(recycled, to, |f, m| {
+        m.nlink() == 1 && lease::take(f, lease::Kind::Write)
+    })
 }
 
 /// Where an empty temp file for `target` may be prepared in advance (by

@@ -19,9 +19,8 @@
 //!   writing, the file is not the caller's, a file system without leases,
 //!   leases disabled, not Linux), [`Mapped::new`] returns `None` and the
 //!   caller reads the file instead. Nothing else changes.
-//! * A lease break (a writer waiting) is signalled with `SIGIO`, whose
-//!   default action ends the process: a handler that does nothing is
-//!   installed before the first lease. `exec` resets it.
+//! * A writer waiting for the lease does not end the process (see
+//!   [`super::lease`]).
 //!
 //! Limit: the kernel ends a lease by force once a waiting writer has waited
 //! `fs.lease-break-time` seconds (45 by default). A reader that keeps a
@@ -30,6 +29,8 @@
 
 use std::fs::File;
 use std::ops::Deref;
+
+use super::lease;
 
 /// A private read-only mapping of a whole file, under a read lease held by
 /// the open file it owns.
@@ -57,17 +58,11 @@ impl Mapped {
     #[cfg(target_os = "linux")]
     pub(super) fn new(file: File, len: usize) -> Option<Mapped> {
         use std::num::NonZeroUsize;
-        use std::os::fd::AsRawFd;
 
         use nix::sys::mman::{MapFlags, ProtFlags, mmap};
 
         let length = NonZeroUsize::new(len)?;
-        if !lease_break_handler_installed() {
-            return None;
-        }
-        // SAFETY: fcntl with F_SETLEASE reads only its integer arguments;
-        // the descriptor is open for the call.
-        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) } != 0 {
+        if !lease::take(&file, lease::Kind::Read) {
             return None;
         }
         // SAFETY: a new private, read-only mapping at an address the kernel
@@ -123,28 +118,6 @@ impl Drop for Mapped {
         }
         // `_file` closes after this, which releases the lease.
     }
-}
-
-/// Installs, once, a `SIGIO` handler that does nothing, so that a lease
-/// break does not end the process (see the module guarantees); false when
-/// it could not be installed (then no lease is taken).
-#[cfg(target_os = "linux")]
-pub(super) fn lease_break_handler_installed() -> bool {
-    use std::sync::OnceLock;
-
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-
-    extern "C" fn ignore(_: libc::c_int) {}
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        let action = SigAction::new(
-            SigHandler::Handler(ignore),
-            SaFlags::SA_RESTART,
-            SigSet::empty(),
-        );
-        // SAFETY: the handler does nothing at all.
-        unsafe { sigaction(Signal::SIGIO, &action) }.is_ok()
-    })
 }
 
 #[cfg(all(test, target_os = "linux"))]
