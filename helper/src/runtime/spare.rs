@@ -317,16 +317,9 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(made.iter().any(|&m| m), "{made:?}");
-        let parent = path(&s.state, "max", &s.account)
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let spare_name = path(&s.state, "max", &s.account)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let spares: Vec<String> = names(&parent)
+        let spare = path(&s.state, "max", &s.account);
+        let spare_name = spare.file_name().unwrap().to_string_lossy().into_owned();
+        let spares: Vec<String> = names(spare.parent().unwrap())
             .into_iter()
             .filter(|n| n.contains("spare"))
             .collect();
